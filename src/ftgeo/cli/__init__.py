@@ -1,0 +1,1 @@
+"""The ``ftgeo`` command: a thin layer over the Python API."""
