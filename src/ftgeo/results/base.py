@@ -80,6 +80,10 @@ class Result:
         Result.__init__(obj, tables=tables, arrays=arrays, meta=head["meta"])
         return obj
 
+    def summary(self) -> pd.DataFrame:
+        """A small table for the HTML report (subclasses override; default: the first table's head)."""
+        return next(iter(self.tables.values())).head(20) if self.tables else pd.DataFrame()
+
     def table(self, name: str) -> pd.DataFrame:
         if name not in self.tables:
             raise ValidationError(f"{self.kind} result has no table {name!r}; it has {sorted(self.tables)}")
