@@ -62,12 +62,13 @@ def _bpe_tokenizer(texts: Sequence[str], vocab_size: int, arch: str):
     if arch == "gpt2":
         tok.post_processor = processors.ByteLevel(trim_offsets=False)
         return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                                       unk_token="<|endoftext|>", model_max_length=256)
+                                       unk_token="<|endoftext|>", model_max_length=256,
+                                       model_input_names=["input_ids", "attention_mask"])
     bos = tok.token_to_id("<s>")
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B:1",
                                                        special_tokens=[("<s>", bos)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                   model_max_length=256)
+                                   model_max_length=256, model_input_names=["input_ids", "attention_mask"])
 
 
 def _config(arch: str, tokenizer, *, n_layers: int, hidden: int, heads: int, num_labels: int):
