@@ -1,0 +1,587 @@
+"""Centred Kernel Alignment (CKA): pairwise functions, minibatch CKA and the layer x layer matrix.
+
+References
+----------
+* Kornblith, Norouzi, Lee & Hinton (2019), "Similarity of Neural Network Representations
+  Revisited", ICML. Linear CKA (their Eq. 4 with HSIC from Eq. 3):
+
+      HSIC(K, L) = tr(K H L H) / (n - 1)^2,     H = I - 11^T / n
+      CKA(K, L)  = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))
+
+  With linear kernels K = XX^T, L = YY^T and column-centred X, Y this equals the
+  feature-space form (their Eq. 5)
+
+      CKA_lin(X, Y) = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F).
+
+  RBF kernel: k(x, x') = exp(-||x - x'||^2 / (2 sigma^2)) with sigma a fraction
+  (``threshold``) of the median pairwise distance (Section 6.1 / their reference code).
+* Song, Smola, Gretton, Bedo & Borgwardt (2012), "Feature Selection via Dependence
+  Maximization", JMLR, Eq. 5: the unbiased HSIC estimator
+
+      HSIC_1(K, L) = 1 / (n (n - 3)) [ tr(K~ L~) + 1^T K~ 1 1^T L~ 1 / ((n - 1)(n - 2))
+                                        - 2 / (n - 2) 1^T K~ L~ 1 ],
+
+  K~, L~ = K, L with their diagonals set to 0. "Debiased CKA" replaces HSIC by HSIC_1
+  (Kornblith et al. reference code; Nguyen, Raghu & Kornblith 2021, Eq. 2).
+* Nguyen, Raghu & Kornblith (2021), "Do Wide and Deep Networks Learn the Same Things?",
+  ICLR, Eq. 3: minibatch CKA accumulates HSIC_1 over k minibatches,
+
+      CKA_mb = (1/k sum_i HSIC_1(X_i X_i^T, Y_i Y_i^T))
+               / sqrt(1/k sum_i HSIC_1(K_i, K_i) * 1/k sum_i HSIC_1(L_i, L_i)).
+
+Numerical choices (documented here once):
+
+* Everything accumulates in float64.
+* A constant representation (every row the same after centring) has no similarity defined:
+  the pairwise functions raise :class:`~ftgeo.errors.ValidationError`; the layer matrix puts NaN
+  in that layer's row/column and warns (a BERT ``cls`` layer 0 is constant by construction).
+* Biased CKA lies in [0, 1] (Cauchy-Schwarz on the Frobenius inner product of centred Grams).
+  Debiased / minibatch CKA is <= 1 too (the U-centred inner product is an inner product) but
+  its numerator is an unbiased estimate of a non-negative quantity and can be slightly
+  negative for unrelated representations. We do **not** clip: clipping would bias the
+  estimator that debiasing is there to remove. Negative values mean "no detectable similarity".
+* The unbiased estimator divides by n - 3: it needs n >= 4 examples (per minibatch).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ftgeo._checks import check_features, check_in, check_random_state, check_same_rows
+from ftgeo.errors import ValidationError
+
+KERNELS = ("linear", "rbf")
+
+__all__ = [
+    "center", "standardize_features", "gram_linear", "gram_rbf", "center_gram", "u_center_gram",
+    "hsic", "hsic_unbiased", "cka", "cka_gram", "linear_cka_features", "minibatch_cka",
+    "layer_cka_matrix", "layer_cka_matrices", "LayerCKA", "ConstantRepresentationError",
+]
+
+_CONST_RTOL = 1e-10
+
+
+class ConstantRepresentationError(ValidationError):
+    """A representation with zero variance after centring: CKA is 0/0 there."""
+
+
+# ----------------------------------------------------------------------------- building blocks
+def center(X: np.ndarray) -> np.ndarray:
+    """Column-centre ``X`` in float64 (subtract each feature's mean)."""
+    X = np.asarray(X, dtype=np.float64)
+    return X - X.mean(axis=0, keepdims=True)
+
+
+def standardize_features(X: np.ndarray) -> np.ndarray:
+    """z-score every dimension (float64); zero-variance dimensions become 0.
+
+    With one rogue dimension of huge variance (Timkey & van Schijndel 2021) linear CKA is
+    dominated by that dimension; standardizing first weighs every dimension equally.
+    """
+    Xc = center(X)
+    sd = Xc.std(axis=0, keepdims=True)
+    scale = np.where(sd > 0, sd, 1.0)
+    return Xc / scale
+
+
+def gram_linear(X: np.ndarray) -> np.ndarray:
+    """K = X X^T (float64)."""
+    X = np.asarray(X, dtype=np.float64)
+    return X @ X.T
+
+
+def _sq_distances(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    g = X @ X.T
+    sq = np.diag(g)
+    d = sq[:, None] + sq[None, :] - 2.0 * g
+    np.maximum(d, 0.0, out=d)
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def gram_rbf(X: np.ndarray, threshold: float = 1.0) -> np.ndarray:
+    """RBF Gram matrix exp(-||x_i - x_j||^2 / (2 sigma^2)), sigma = threshold * median distance.
+
+    As in Kornblith et al. (2019)'s reference code the median is taken over all n^2 squared
+    distances (diagonal included), i.e. sigma^2 = threshold^2 * median(||x_i - x_j||^2).
+    """
+    if not threshold > 0:
+        raise ValidationError(f"threshold (RBF bandwidth as a fraction of the median distance) must be > 0; got {threshold}")
+    d = _sq_distances(X)
+    med = float(np.median(d))
+    if med <= 0:
+        raise ConstantRepresentationError(
+            "the median pairwise distance is 0 (more than half the rows are identical), so the RBF "
+            "bandwidth is undefined; remove duplicate rows or use kernel='linear'.")
+    return np.exp(-d / (2.0 * threshold ** 2 * med))
+
+
+def center_gram(K: np.ndarray, unbiased: bool = False) -> np.ndarray:
+    """H K H (biased) or the U-centred Gram (unbiased; Szekely & Rizzo 2014, Song et al. 2012).
+
+    For the U-centred Gram, <U(K), U(L)>_F / (n (n - 3)) equals HSIC_1 of Song et al. (2012, Eq. 5).
+    """
+    K = np.array(K, dtype=np.float64, copy=True)
+    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+        raise ValidationError(f"a Gram matrix must be square; got shape {K.shape}")
+    if not np.allclose(K, K.T, rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(K).max(initial=0.0)))):
+        raise ValidationError("the Gram matrix is not symmetric; pass K = k(X, X)")
+    if unbiased:
+        return u_center_gram(K)
+    K -= K.mean(axis=0, keepdims=True)
+    K -= K.mean(axis=1, keepdims=True)
+    return K
+
+
+def u_center_gram(K: np.ndarray) -> np.ndarray:
+    """U-centring of a square Gram (copy): zero diagonal, double-centred with n-2 / 2(n-1) weights."""
+    K = np.array(K, dtype=np.float64, copy=True)
+    n = K.shape[0]
+    _need_n(n, 4, "the unbiased HSIC estimator")
+    np.fill_diagonal(K, 0.0)
+    means = K.sum(axis=0) / (n - 2)
+    means -= means.sum() / (2 * (n - 1))
+    K -= means[:, None]
+    K -= means[None, :]
+    np.fill_diagonal(K, 0.0)
+    return K
+
+
+def _need_n(n: int, minimum: int, what: str) -> None:
+    if n < minimum:
+        raise ValidationError(f"{what} needs at least {minimum} examples (it divides by n - 3); got n = {n}. "
+                              "Use more examples, a larger batch_size, or debiased=False.")
+
+
+def hsic(K: np.ndarray, L: np.ndarray) -> float:
+    """Biased HSIC (Gretton et al. 2005; Kornblith et al. 2019 Eq. 3): tr(K H L H) / (n - 1)^2."""
+    Kc = center_gram(K)
+    Lc = center_gram(L)
+    n = Kc.shape[0]
+    return float(np.vdot(Kc, Lc) / (n - 1) ** 2)
+
+
+def hsic_unbiased(K: np.ndarray, L: np.ndarray) -> float:
+    """Unbiased HSIC_1 of Song et al. (2012, Eq. 5), computed through U-centring."""
+    n = np.shape(K)[0]
+    if np.shape(L) != np.shape(K):
+        raise ValidationError(f"K and L must have the same shape; got {np.shape(K)} and {np.shape(L)}")
+    Ku = center_gram(K, unbiased=True)
+    Lu = center_gram(L, unbiased=True)
+    return float(np.vdot(Ku, Lu) / (n * (n - 3)))
+
+
+# ----------------------------------------------------------------------------- pairwise CKA
+def _prep_pair(X, Y, standardize: bool):
+    X = check_features(X, "X", min_samples=2)
+    Y = check_features(Y, "Y", min_samples=2)
+    check_same_rows(X, Y)
+    if standardize:
+        X, Y = standardize_features(X), standardize_features(Y)
+    else:
+        X, Y = center(X), center(Y)
+    for A, name in ((X, "X"), (Y, "Y")):
+        if _is_constant(A):
+            raise ConstantRepresentationError(
+                f"{name} is constant (every row is the same after centring), so CKA is 0/0 and undefined; "
+                "drop this layer (e.g. a 'cls'-pooled embedding layer) or check the extraction.")
+    return X, Y
+
+
+def _is_constant(Xc: np.ndarray, scale: float | None = None) -> bool:
+    norm = float(np.linalg.norm(Xc))
+    return norm == 0.0 or (scale is not None and norm <= _CONST_RTOL * scale)
+
+
+def _debiased_dot(xty_sq: float, rows_x: np.ndarray, rows_y: np.ndarray, nx: float, ny: float, n: int) -> float:
+    """n (n - 3) HSIC_1 for linear kernels of centred features (Kornblith et al. reference code)."""
+    return xty_sq - n / (n - 2.0) * float(rows_x @ rows_y) + nx * ny / ((n - 1.0) * (n - 2.0))
+
+
+def linear_cka_features(X: np.ndarray, Y: np.ndarray, *, debiased: bool = False) -> float:
+    """Linear CKA in feature space (Kornblith et al. 2019, Eq. 5) on already centred float64 X, Y.
+
+    Costs O(n d_x d_y): the natural form when n > d. With ``debiased=True`` each Frobenius
+    product is replaced by n (n - 3) HSIC_1 (Song et al. 2012, Eq. 5), written with row norms so
+    no n x n matrix is formed.
+    """
+    n = X.shape[0]
+    xty = float(np.linalg.norm(X.T @ Y) ** 2)
+    xtx = float(np.linalg.norm(X.T @ X) ** 2)
+    yty = float(np.linalg.norm(Y.T @ Y) ** 2)
+    if debiased:
+        _need_n(n, 4, "debiased CKA")
+        rx = np.einsum("ij,ij->i", X, X)
+        ry = np.einsum("ij,ij->i", Y, Y)
+        sx, sy = float(rx.sum()), float(ry.sum())
+        xty = _debiased_dot(xty, rx, ry, sx, sy, n)
+        xtx = _debiased_dot(xtx, rx, rx, sx, sx, n)
+        yty = _debiased_dot(yty, ry, ry, sy, sy, n)
+    return _ratio(xty, xtx, yty)
+
+
+def _ratio(xy: float, xx: float, yy: float) -> float:
+    den = math.sqrt(max(xx, 0.0) * max(yy, 0.0))
+    if den == 0.0:
+        raise ConstantRepresentationError("a representation has zero (debiased) self-similarity, so CKA is undefined; "
+                                          "check for constant layers or use more examples.")
+    return xy / den
+
+
+def cka_gram(K: np.ndarray, L: np.ndarray, *, debiased: bool = False) -> float:
+    """CKA of two Gram matrices (Kornblith et al. 2019, Eq. 4; HSIC_1 of Song et al. 2012 if ``debiased``)."""
+    Kc = center_gram(K, unbiased=debiased)
+    Lc = center_gram(L, unbiased=debiased)
+    return _ratio(float(np.vdot(Kc, Lc)), float(np.vdot(Kc, Kc)), float(np.vdot(Lc, Lc)))
+
+
+def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, standardize: bool = False,
+        threshold: float = 1.0) -> float:
+    """CKA between two representations of the same n examples (rows aligned).
+
+    ``kernel='linear'`` picks the feature-space form ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)
+    when n > max(d_x, d_y) and the Gram form (HSIC of centred Grams) otherwise; the two are
+    equal (Kornblith et al. 2019, Eq. 4-5). ``kernel='rbf'`` uses :func:`gram_rbf` with
+    sigma = ``threshold`` x median distance. ``debiased`` uses HSIC_1 (needs n >= 4).
+    ``standardize`` z-scores every dimension first (see module notes on rogue dimensions).
+
+    Raises :class:`ConstantRepresentationError` (a ValidationError) for a constant X or Y.
+    """
+    check_in(kernel, KERNELS, "kernel")
+    X, Y = _prep_pair(X, Y, standardize)
+    n = X.shape[0]
+    if debiased:
+        _need_n(n, 4, "debiased CKA")
+    if kernel == "rbf":
+        return cka_gram(gram_rbf(X, threshold), gram_rbf(Y, threshold), debiased=debiased)
+    if n > max(X.shape[1], Y.shape[1]):
+        return linear_cka_features(X, Y, debiased=debiased)
+    return cka_gram(gram_linear(X), gram_linear(Y), debiased=debiased)
+
+
+def minibatch_cka(X, Y, *, batch_size: int = 1024, kernel: str = "linear", threshold: float = 1.0,
+                  standardize: bool = False, shuffle: bool = True, random_state=0) -> float:
+    """Minibatch CKA of Nguyen et al. (2021, Eq. 3): HSIC_1 summed over minibatches, then the ratio.
+
+    Memory is O(batch_size^2) whatever n is. A last batch smaller than 4 examples is merged into
+    the previous one. With ``batch_size >= n`` this is exactly the debiased CKA. For the RBF
+    kernel the bandwidth is set per minibatch. ``standardize`` uses the full-data statistics.
+    """
+    check_in(kernel, KERNELS, "kernel")
+    X, Y = _prep_pair(X, Y, standardize)
+    idx = _batches(X.shape[0], batch_size, shuffle, random_state)
+    xy = xx = yy = 0.0
+    for b in idx:
+        Ku = u_center_gram(_gram(X[b], kernel, threshold))
+        Lu = u_center_gram(_gram(Y[b], kernel, threshold))
+        m = len(b)
+        s = 1.0 / (m * (m - 3))
+        xy += s * float(np.vdot(Ku, Lu))
+        xx += s * float(np.vdot(Ku, Ku))
+        yy += s * float(np.vdot(Lu, Lu))
+    return _ratio(xy, xx, yy)
+
+
+def _gram(X, kernel, threshold):
+    return gram_linear(X) if kernel == "linear" else gram_rbf(X, threshold)
+
+
+def _batches(n: int, batch_size: int, shuffle: bool, random_state) -> list[np.ndarray]:
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 4:
+        raise ValidationError(f"batch_size must be an int >= 4 for the unbiased HSIC estimator; got {batch_size!r}")
+    _need_n(n, 4, "minibatch CKA")
+    order = check_random_state(random_state).permutation(n) if shuffle else np.arange(n)
+    out = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if len(out) > 1 and len(out[-1]) < 4:
+        out[-2] = np.concatenate([out[-2], out.pop()])
+    return out
+
+
+# ----------------------------------------------------------------------------- layer x layer
+@dataclass
+class _Stats:
+    """What one layer contributes to every pair, computed once."""
+
+    Z: Any                 # centred features (torch/np float64) or U/centred Gram (rbf / gram route)
+    self_sim: float        # ||X^T X||_F^2 (or its debiased / Gram analogue)
+    rows: np.ndarray | None = None   # row squared norms (debiased feature form)
+    total: float = 0.0               # sum of rows
+    constant: bool = False
+
+
+class _Engine:
+    """Exact layer x layer CKA with per-layer statistics computed once."""
+
+    def __init__(self, n: int, d: int, kernel: str, debiased: bool, standardize: bool,
+                 threshold: float, device: str | None):
+        self.n, self.kernel, self.debiased, self.standardize = n, kernel, debiased, standardize
+        self.threshold = threshold
+        # feature form for linear kernels when n > d; Gram form otherwise (rbf always)
+        self.route = "features" if (kernel == "linear" and n > d) else "gram"
+        self.torch, self.device = _backend(device)
+        if debiased:
+            _need_n(n, 4, "debiased CKA")
+
+    def prepare(self, X: np.ndarray) -> _Stats:
+        X = check_features(X, "layer", min_samples=2)
+        scale = float(np.linalg.norm(X)) or 1.0
+        Xc = standardize_features(X) if self.standardize else center(X)
+        if _is_constant(Xc, scale):
+            return _Stats(Z=None, self_sim=0.0, constant=True)
+        if self.route == "features":
+            Z = self._to(Xc)
+            xtx = float(self._fro2(Z.T @ Z))
+            if not self.debiased:
+                return _Stats(Z=Z, self_sim=xtx)
+            rows = np.einsum("ij,ij->i", Xc, Xc)
+            tot = float(rows.sum())
+            return _Stats(Z=Z, self_sim=_debiased_dot(xtx, rows, rows, tot, tot, self.n), rows=rows, total=tot)
+        K = _gram(Xc, self.kernel, self.threshold)
+        G = u_center_gram(K) if self.debiased else center_gram(K)
+        G = self._to(G)
+        return _Stats(Z=G, self_sim=float(self._dot(G, G)))
+
+    def pair(self, a: _Stats, b: _Stats) -> float:
+        if a.constant or b.constant:
+            return float("nan")
+        if self.route == "features":
+            xy = float(self._fro2(a.Z.T @ b.Z))
+            if self.debiased:
+                xy = _debiased_dot(xy, a.rows, b.rows, a.total, b.total, self.n)
+        else:
+            xy = float(self._dot(a.Z, b.Z))
+        return _ratio(xy, a.self_sim, b.self_sim)
+
+    # backend helpers
+    def _to(self, A):
+        if self.torch is None:
+            return A
+        return self.torch.from_numpy(np.ascontiguousarray(A)).to(self.device)
+
+    def _fro2(self, M) -> float:
+        if self.torch is None:
+            return float(np.vdot(M, M))
+        return float((M * M).sum().item())
+
+    def _dot(self, A, B) -> float:
+        if self.torch is None:
+            return float(np.vdot(A, B))
+        return float((A * B).sum().item())
+
+
+def _backend(device: str | None):
+    """``None``/'numpy' -> NumPy BLAS; 'cpu'/'cuda'/'auto' -> torch float64 (faster GEMM on CPU too)."""
+    if device in (None, "numpy"):
+        return None, None
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        if device == "auto":
+            return None, None
+        raise ValidationError(f"device={device!r} needs torch; install it or pass device='numpy'") from None
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValidationError(f"device={device!r} but CUDA is not available; use device='cpu' or 'auto'")
+    return torch, torch.device(device)
+
+
+def _as_layer_list(layers) -> list:
+    if hasattr(layers, "layer") and hasattr(layers, "n_layers"):
+        return [(lambda i=i: layers.layer(i, dtype=np.float64)) for i in range(layers.n_layers)]
+    if isinstance(layers, np.ndarray) and layers.ndim == 3:
+        return [(lambda a=a: a) for a in layers]
+    if isinstance(layers, (list, tuple)) and layers:
+        # elements are arrays or zero-argument loaders (so stored layers load one at a time)
+        return [(a if callable(a) else (lambda a=a: a)) for a in layers]
+    raise ValidationError("layers must be a Representations object, a non-empty list of (n, d) arrays "
+                          "or an (n_layers, n, d) array")
+
+
+def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str]] | None = None, *,
+                       kernel: str = "linear", debiased: bool = False, standardize: bool = False,
+                       threshold: float = 1.0, batch_size: int | None = None, device: str | None = "auto",
+                       random_state=0, progress: bool = True) -> dict[tuple[str, str], np.ndarray]:
+    """Layer x layer CKA matrices for several pairs of layer sets, each layer prepared once.
+
+    ``sets`` maps a name to a list of (n, d) arrays (or a Representations object, or a 3-D
+    array); ``pairs`` lists (name_a, name_b) to compute (default: every set with itself and
+    every ordered pair a < b). Exact route (``batch_size=None``): linear kernel with n > d
+    keeps each layer's centred features and ||X^T X||_F^2 and computes only ||X_a^T Y_b||_F^2
+    per pair (one float64 GEMM); otherwise each layer's centred (or U-centred) Gram is kept.
+    ``batch_size`` switches to minibatch CKA (Nguyen et al. 2021), accumulating HSIC_1 of every
+    pair batch by batch so memory is O(L batch_size^2). ``device``: 'auto' (torch, CUDA if
+    available), 'cpu', 'cuda' or 'numpy'. Constant layers give NaN rows/columns and a warning.
+    """
+    check_in(kernel, KERNELS, "kernel")
+    names = list(sets)
+    if pairs is None:
+        pairs = [(a, a) for a in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    pairs = [tuple(p) for p in pairs]
+    for a, b in pairs:
+        for s in (a, b):
+            if s not in sets:
+                raise ValidationError(f"pair {(a, b)} names set {s!r}; known sets: {names}")
+    loaders = {k: _as_layer_list(v) for k, v in sets.items()}
+    used = sorted({s for p in pairs for s in p}, key=names.index)
+    first = np.asarray(loaders[used[0]][0]())
+    if first.ndim != 2:
+        raise ValidationError(f"each layer must be a 2-D (n, d) array; got shape {first.shape}")
+    n = first.shape[0]
+    if batch_size is not None:
+        return _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize, batch_size,
+                                   random_state, device, progress)
+    d_max = max(np.shape(loaders[s][0]())[1] for s in used)
+    eng = _Engine(n, d_max, kernel, debiased, standardize, threshold, device)
+    if eng.route == "gram":
+        need = sum(len(loaders[s]) for s in used) * n * n * 8
+        if need > 8 * 2 ** 30:
+            raise ValidationError(f"the exact Gram route would hold {need / 2 ** 30:.1f} GiB of n x n matrices "
+                                  f"(n = {n}); pass batch_size=... for minibatch CKA or subsample examples")
+    from ftgeo.progress import progress as _progress
+    stats: dict[str, list[_Stats]] = {}
+    for s in used:
+        st = []
+        for i, load in enumerate(_progress(loaders[s], enabled=progress, desc=f"CKA prepare {s}", leave=False)):
+            X = np.asarray(load())
+            if X.shape[0] != n:
+                raise ValidationError(f"set {s!r} layer {i} has {X.shape[0]} rows but the first layer has {n}; "
+                                      "every set must hold the same examples in the same order")
+            st.append(eng.prepare(X))
+        stats[s] = st
+    _warn_constant(stats)
+    out = {}
+    for a, b in pairs:
+        A, B = stats[a], stats[b]
+        M = np.empty((len(A), len(B)))
+        sym = a == b
+        for i in _progress(range(len(A)), enabled=progress, desc=f"CKA {a} x {b}", leave=False):
+            for j in range(i if sym else 0, len(B)):
+                M[i, j] = eng.pair(A[i], B[j])
+                if sym:
+                    M[j, i] = M[i, j]
+        out[(a, b)] = M
+    return out
+
+
+def _warn_constant(stats: dict[str, list[_Stats]]) -> None:
+    bad = {s: [i for i, t in enumerate(v) if t.constant] for s, v in stats.items()}
+    bad = {s: v for s, v in bad.items() if v}
+    if bad:
+        warnings.warn(f"constant layer(s) {bad} (zero variance after centring): their CKA is undefined and set to NaN",
+                      RuntimeWarning, stacklevel=3)
+
+
+def _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize, batch_size, random_state,
+                        device, progress):
+    from ftgeo.progress import progress as _progress
+    idx = _batches(n, batch_size, True, random_state)
+    data = {}
+    for s in used:
+        layers = []
+        for load in loaders[s]:
+            X = check_features(load(), "layer", min_samples=2)
+            if X.shape[0] != n:
+                raise ValidationError(f"set {s!r} has a layer with {X.shape[0]} rows; expected {n}")
+            layers.append(standardize_features(X) if standardize else center(X))
+        data[s] = layers
+    cross = {p: np.zeros((len(data[p[0]]), len(data[p[1]]))) for p in pairs}
+    self_ = {s: np.zeros(len(data[s])) for s in used}
+    for b in _progress(idx, enabled=progress, desc="minibatch CKA", leave=False):
+        m = len(b)
+        scale = 1.0 / (m * (m - 3))
+        G = {s: [u_center_gram(_gram(X[b], kernel, threshold)) for X in data[s]] for s in used}
+        for s in used:
+            self_[s] += scale * np.array([np.vdot(g, g) for g in G[s]])
+        for (a, c), M in cross.items():
+            for i, ga in enumerate(G[a]):
+                for j, gc in enumerate(G[c]):
+                    if a == c and j < i:
+                        continue
+                    M[i, j] += scale * float(np.vdot(ga, gc))
+    out = {}
+    for (a, c), M in cross.items():
+        R = np.full(M.shape, np.nan)
+        for i in range(M.shape[0]):
+            for j in range(M.shape[1]):
+                if a == c and j < i:
+                    R[i, j] = R[j, i]
+                    continue
+                den = math.sqrt(max(self_[a][i], 0) * max(self_[c][j], 0))
+                R[i, j] = M[i, j] / den if den > 0 else np.nan
+        out[(a, c)] = R
+    if any(np.isnan(v).any() for v in out.values()):
+        warnings.warn("some layers have zero minibatch self-similarity (constant); their CKA is NaN",
+                      RuntimeWarning, stacklevel=3)
+    return out
+
+
+def layer_cka_matrix(layers_a, layers_b=None, **kwargs) -> np.ndarray:
+    """The (L_a, L_b) CKA matrix between two layer sets (or within one if ``layers_b`` is None).
+
+    Keyword arguments as in :func:`layer_cka_matrices`.
+    """
+    if layers_b is None:
+        return layer_cka_matrices({"a": layers_a}, [("a", "a")], **kwargs)[("a", "a")]
+    return layer_cka_matrices({"a": layers_a, "b": layers_b}, [("a", "b")], **kwargs)[("a", "b")]
+
+
+class LayerCKA:
+    """Layer x layer CKA, scikit-learn style.
+
+    Parameters are stored untouched by ``__init__``; :meth:`fit` computes ``matrix_``
+    (L_a x L_b; within one set when ``reps_b`` is None), plus ``layers_a_`` / ``layers_b_``.
+
+    Parameters
+    ----------
+    kernel : 'linear' or 'rbf'
+    debiased : use HSIC_1 (Song et al. 2012) instead of the biased HSIC
+    standardize : z-score each dimension first
+    threshold : RBF bandwidth as a fraction of the median distance
+    batch_size : None for the exact computation, an int for minibatch CKA (Nguyen et al. 2021)
+    layers : stored layer indices to use (default all) when fitting Representations objects
+    device : 'auto', 'cpu', 'cuda' or 'numpy'
+    """
+
+    def __init__(self, kernel: str = "linear", *, debiased: bool = False, standardize: bool = False,
+                 threshold: float = 1.0, batch_size: int | None = None, layers: Sequence[int] | None = None,
+                 device: str | None = "auto", random_state=0, progress: bool = True):
+        self.kernel = kernel
+        self.debiased = debiased
+        self.standardize = standardize
+        self.threshold = threshold
+        self.batch_size = batch_size
+        self.layers = layers
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _select(self, reps):
+        if hasattr(reps, "layer") and hasattr(reps, "n_layers"):
+            from ftgeo.reps import resolve_layer
+            idx = list(range(reps.n_layers)) if self.layers is None else [resolve_layer(i, reps.n_layers) for i in self.layers]
+            return [(lambda i=i: reps.layer(i, dtype=np.float64)) for i in idx], idx
+        arrs = list(reps)
+        idx = list(range(len(arrs))) if self.layers is None else list(self.layers)
+        return [arrs[i] for i in idx], idx
+
+    def fit(self, reps_a, reps_b=None) -> "LayerCKA":
+        la, self.layers_a_ = self._select(reps_a)
+        sets = {"a": la}
+        pair = ("a", "a")
+        if reps_b is not None:
+            lb, self.layers_b_ = self._select(reps_b)
+            sets["b"] = lb
+            pair = ("a", "b")
+        else:
+            self.layers_b_ = list(self.layers_a_)
+        self.matrix_ = layer_cka_matrices(
+            sets, [pair], kernel=self.kernel, debiased=self.debiased, standardize=self.standardize,
+            threshold=self.threshold, batch_size=self.batch_size, device=self.device,
+            random_state=self.random_state, progress=self.progress)[pair]
+        return self
