@@ -415,7 +415,8 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
     keeps each layer's centred features and ||X^T X||_F^2 and computes only ||X_a^T Y_b||_F^2
     per pair (one float64 GEMM); otherwise each layer's centred (or U-centred) Gram is kept.
     ``batch_size`` switches to minibatch CKA (Nguyen et al. 2021), accumulating HSIC_1 of every
-    pair batch by batch so memory is O(L batch_size^2). ``device``: 'auto' (torch, CUDA if
+    pair batch by batch so memory is O(L batch_size^2); minibatch CKA is always the unbiased
+    estimator (``debiased`` is ignored) and runs on NumPy. ``device``: 'auto' (torch, CUDA if
     available), 'cpu', 'cuda' or 'numpy'. Constant layers give NaN rows/columns and a warning.
     """
     check_in(kernel, KERNELS, "kernel")

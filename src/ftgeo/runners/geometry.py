@@ -125,6 +125,8 @@ def run_cka(reps_a, reps_b=None, *, run: RunDir | str | None = None, layers=None
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     meta = {"kernel": kernel, "debiased": debiased, "standardize": standardize, "batch_size": batch_size,
+            "estimator": ("minibatch HSIC_1 (Nguyen et al. 2021)" if batch_size else
+                          "HSIC_1 (Song et al. 2012)" if debiased else "biased HSIC"),
             "threshold": threshold if kernel == "rbf" else None, "n": int(np.asarray(reps_a.ids).size),
             "notes": notes + (["debiased/minibatch CKA is not clipped: values slightly below 0 mean no similarity"]
                               if (debiased or batch_size) else [])}
