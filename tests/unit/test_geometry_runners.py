@@ -45,6 +45,12 @@ def test_run_cka_bowtie_saves_and_matches_pairwise(tmp_path):
     assert (run.figures / "cka_heatmaps.png").is_file() and (run.figures / "cka_heatmaps.svg").is_file()
     assert loaded.meta["figures"] == ["cka_heatmaps"]
     assert loaded.summary().shape[0] == 3
+    # a fresh process (e.g. the report) gets the typed class back from the saved kind
+    import subprocess, sys
+    out = subprocess.run([sys.executable, "-c", "from ftgeo.results import load_result as l; "
+                          f"print(type(l({str(run.result_dir('cka'))!r})).__name__)"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "CKAResult"
 
 
 def test_run_cka_refuses_misaligned_sets():
@@ -62,6 +68,7 @@ def test_run_rogue_overlap_and_principal(tmp_path):
     assert sorted(res.top("sst2").tolist()) == [3, 5] and sorted(res.top("qnli").tolist()) == [3, 9]
     ov = res.table("overlap")
     assert ov.overlap.tolist() == [1] and ov.shared.tolist() == ["3"]
+    assert res.summary().query("set == 'sst2'").overlap.tolist() == [1]
     assert (tmp_path / "figures" / "rogue_spikes_0.png").is_file()
     assert load_result(tmp_path / "results" / "rogue").table("top").shape == res.table("top").shape
 

@@ -151,6 +151,7 @@ class AblationCurveDisplay(Display):
         if self.full_accuracy is not None:
             ax.axhline(self.full_accuracy, color="k", ls="--", lw=1, label="no ablation")
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
         ax.set_xlabel("dimensions zeroed (k)")
         ax.set_ylabel("accuracy")
         ax.set_title(self.title, fontsize=9)

@@ -70,7 +70,7 @@ class Result:
             raise DataNotFoundError(f"{folder} is not a result folder (no result.json); "
                                     "run the analysis first or check the path.")
         head = json.loads(head_path.read_text())
-        klass = _KINDS.get(head["kind"], Result) if cls is Result else cls
+        klass = _KINDS.get(_discover_kind(head["kind"]), Result) if cls is Result else cls
         tables = {n: pd.read_csv(folder / f"{n}.csv") for n in head["tables"]}
         arrays: dict[str, np.ndarray] = {}
         if head["arrays"]:
@@ -101,7 +101,24 @@ def _check_name(name: str) -> None:
 
 
 def result_class(kind: str) -> type[Result]:
-    return _KINDS.get(kind, Result)
+    return _KINDS.get(_discover_kind(kind), Result)
+
+
+def _discover_kind(kind: str) -> str:
+    """Import the ``ftgeo.results.*`` modules once if ``kind`` is not registered yet (a fresh
+    process, e.g. the report, has not imported the module that defines the subclass)."""
+    if kind not in _KINDS:
+        import importlib
+        import pkgutil
+
+        import ftgeo.results as _pkg
+        for m in pkgutil.iter_modules(_pkg.__path__):
+            if m.name != "base":
+                try:
+                    importlib.import_module(f"ftgeo.results.{m.name}")
+                except ImportError:  # pragma: no cover - a broken optional module must not break loading
+                    pass
+    return kind
 
 
 def load_result(folder: str | Path) -> Result:

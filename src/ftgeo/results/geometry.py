@@ -92,10 +92,9 @@ class RogueResult(Result):
     def summary(self) -> pd.DataFrame:
         s = self.table("layers").copy()
         if "overlap" in self.tables and not self.table("overlap").empty:
-            ov = self.table("overlap")
-            last = ov[ov.layer == ov.layer.max()]
-            s = s.merge(last[["set_a", "layer", "overlap"]].rename(columns={"set_a": "set"}), how="left",
-                        on=["set", "layer"]) if len(last) else s
+            ov = self.table("overlap").drop_duplicates(["set_a", "layer"])   # first partner set
+            s = s.merge(ov[["set_a", "layer", "overlap"]].rename(columns={"set_a": "set"}), how="left",
+                        on=["set", "layer"])
         return s
 
     def top(self, set_name: str | None = None, layer: int | None = None) -> np.ndarray:
