@@ -189,3 +189,24 @@ def test_layer_matrix_minibatch_close_to_exact():
     np.testing.assert_allclose(one, exact, atol=1e-10)
     mb = layer_cka_matrix(A, B, batch_size=200, progress=False)
     np.testing.assert_allclose(mb, exact, atol=0.05)
+
+
+def test_layer_matrix_standardize_matches_pairwise():
+    A, B = _layers(80, 6, 3, 6), _layers(80, 6, 2, 7)
+    A[1][:, 2] *= 50.0                                   # a rogue dimension
+    M = layer_cka_matrix(A, B, standardize=True, progress=False)
+    R = np.array([[cka(a, b, standardize=True) for b in B] for a in A])
+    np.testing.assert_allclose(M, R, atol=1e-10)
+    assert not np.allclose(M, layer_cka_matrix(A, B, progress=False), atol=1e-3)
+
+
+def test_bench_script_agrees_with_per_pair_gram_baseline(capsys):
+    import json
+    import runpy
+    from pathlib import Path
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[2] / "bench" / "cka.py"))
+    out = bench["main"](["--n", "300", "--d", "24", "--layers", "3", "--repeats", "1", "--baseline-pairs", "0",
+                         "--device", "cpu"])
+    assert out["max_abs_diff"] < 1e-10 and out["baseline_extrapolated"] is False
+    assert len(out["baseline_pairs_timed"]) == 9
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["name"] == "cka_layer_matrix"
