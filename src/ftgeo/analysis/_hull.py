@@ -1,0 +1,281 @@
+"""Exact convex-hull primitives used by :mod:`ftgeo.analysis.directprobe`.
+
+Two questions about finite point sets ``A`` (m x d) and ``B`` (k x d):
+
+* **Do their convex hulls intersect?**  conv(A) and conv(B) are disjoint iff A and B are
+  *strictly* linearly separable, i.e. iff the linear program
+
+      find (w, b)  s.t.  w.a - b >= +1  for every a in A,
+                         w.y - b <= -1  for every y in B            (LP-1)
+
+  is feasible (scale a strictly separating (w, b) until the smaller gap is 1).  This is the
+  test of Zhou & Srikumar (2021, Sec. 3.2: "two clusters overlap iff no linear classifier
+  separates them"), solved with HiGHS (``scipy.optimize.linprog(method="highs")``) instead of
+  Gurobi.  We solve it by *constraint generation*: (LP-1) on a small working subset first;
+  if the subset is infeasible the full hulls intersect too (conv of a subset is inside conv of
+  the set), and if the subset's (w, b) separates every point (checked by evaluating w on all
+  points, in float64) the full hulls are disjoint.  Otherwise the points that violate are
+  added and the LP re-solved; each round adds at least one point, so it terminates, and the
+  answer is exactly that of (LP-1) on all points.
+
+* **How far apart are they?**  dist(conv A, conv B) = min ||p - q|| over p in conv A, q in conv B,
+  which equals 2 x the margin of the hard-margin linear SVM between A and B (the SVM's
+  weight w* is the minimum-norm point z* of the Minkowski difference conv(A) - conv(B), and
+  margin = ||z*|| / 2).  We compute z* with Wolfe's (1976) minimum-norm-point algorithm, an
+  active-set method that terminates finitely; the polytope conv(A) - conv(B) is never
+  enumerated: its linear minimisation oracle is ``argmin_a z.a`` and ``argmax_y z.y``.  Every
+  iterate also yields the certified lower bound (min_a z.a - max_y z.y) / ||z|| <= dist, and
+  we stop when the gap between ||z|| and that bound is below ``rtol``.
+
+Tolerances (documented in docs/directprobe.md): the LP is solved on data centred and scaled to
+unit max-abs coordinate; HiGHS' primal feasibility tolerance is 1e-7 on constraints whose
+right-hand side is 1.  A "separated" answer is only returned after a float64 check that the
+returned w gives min_a w.a - max_y w.y > ``SEP_RTOL`` x (|min_a w.a| + |max_y w.y| + ||w|| s),
+with ``SEP_RTOL = 1e-12`` and s the data scale: hulls that touch, or are closer than the
+LP's numerical resolution (~1e-7 of the data scale), are treated as overlapping.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linprog
+
+from ftgeo.errors import FtgeoError
+
+__all__ = ["separate", "lp_separate", "overlaps", "min_norm_point", "hull_distance", "SEP_RTOL"]
+
+SEP_RTOL = 1e-12
+_INIT_WORKING = 48      # initial working-set size per side for constraint generation
+_GROW = 48              # points added per side per round
+
+
+class HullSolverError(FtgeoError, RuntimeError):
+    """HiGHS returned neither 'feasible' nor 'infeasible' (numerical trouble)."""
+
+
+def _verify(A: np.ndarray, B: np.ndarray, w: np.ndarray, scale: float):
+    """Return (separated, min_a w.a, max_y w.y) in float64 for direction ``w``."""
+    pa = A @ w
+    pb = B @ w
+    lo = float(pa.min())
+    hi = float(pb.max())
+    guard = SEP_RTOL * (abs(lo) + abs(hi) + float(np.linalg.norm(w)) * scale)
+    return (lo - hi) > guard, lo, hi, pa, pb
+
+
+def lp_separate(A: np.ndarray, B: np.ndarray):
+    """Solve (LP-1) on *all* rows of A and B with HiGHS.
+
+    Returns a unit direction ``w`` (in the original coordinates) with min A w > max B w when
+    the LP is feasible, or ``None`` when it is infeasible (the hulls intersect).  The data are
+    centred on the mean of A and B and divided by their max-abs coordinate first (separability
+    is affine invariant), which keeps HiGHS' absolute tolerances meaningful.
+    """
+    nA, d = A.shape
+    nB = B.shape[0]
+    shift = 0.5 * (A.mean(axis=0) + B.mean(axis=0))
+    As = A - shift
+    Bs = B - shift
+    scale = max(float(np.abs(As).max(initial=0.0)), float(np.abs(Bs).max(initial=0.0)))
+    if scale == 0.0:          # every point is the same point: the hulls coincide
+        return None
+    As /= scale
+    Bs /= scale
+    A_ub = np.empty((nA + nB, d + 1))
+    A_ub[:nA, :d] = -As
+    A_ub[:nA, d] = 1.0
+    A_ub[nA:, :d] = Bs
+    A_ub[nA:, d] = -1.0
+    b_ub = np.full(nA + nB, -1.0)
+    res = linprog(np.zeros(d + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs")
+    if res.status == 2:
+        return None
+    if res.status != 0:
+        # numerical difficulty: retry once with the dual simplex and no presolve
+        res = linprog(np.zeros(d + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs-ds",
+                      options={"presolve": False})
+        if res.status == 2:
+            return None
+        if res.status != 0:
+            raise HullSolverError(f"HiGHS could not decide separability ({res.status}: {res.message}); "
+                                  "check the data for extreme values or rescale it.")
+    w = res.x[:d]
+    nrm = float(np.linalg.norm(w))
+    if nrm == 0.0:
+        return None
+    return w / nrm
+
+
+def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stats: dict | None = None):
+    """Exact strict-separability test with constraint generation (see the module docstring).
+
+    Returns ``(w, lo, hi)`` with unit ``w`` and ``lo = min_a w.a > hi = max_y w.y`` when
+    conv(A) and conv(B) are disjoint, else ``None``.  ``w0`` (any direction, e.g. the
+    difference of the means) picks the initial working set: the points of A with the smallest
+    and the points of B with the largest projection on it.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    nA, nB = A.shape[0], B.shape[0]
+    scale = max(float(np.abs(A).max(initial=0.0)), float(np.abs(B).max(initial=0.0)), 1e-300)
+    if w0 is None:
+        w0 = A.mean(axis=0) - B.mean(axis=0)
+    nrm0 = float(np.linalg.norm(w0))
+    if nrm0 > 0:
+        ok, lo, hi, pa, pb = _verify(A, B, w0 / nrm0, scale)
+        if ok:
+            return w0 / nrm0, lo, hi
+    else:
+        pa = np.zeros(nA)
+        pb = np.zeros(nB)
+    if nA + nB <= 2 * _INIT_WORKING:
+        if stats is not None:
+            stats["lp"] = stats.get("lp", 0) + 1
+        w = lp_separate(A, B)
+        if w is None:
+            return None
+        ok, lo, hi, _, _ = _verify(A, B, w, scale)
+        return (w, lo, hi) if ok else None
+    inA = np.zeros(nA, dtype=bool)
+    inB = np.zeros(nB, dtype=bool)
+    inA[np.argsort(pa, kind="stable")[:_INIT_WORKING]] = True
+    inB[np.argsort(-pb, kind="stable")[:_INIT_WORKING]] = True
+    while True:
+        if stats is not None:
+            stats["lp"] = stats.get("lp", 0) + 1
+        w = lp_separate(A[inA], B[inB])
+        if w is None:
+            return None                       # a subset's hulls intersect => the sets' hulls do
+        ok, lo, hi, pa, pb = _verify(A, B, w, scale)
+        if ok:
+            return w, lo, hi
+        # points of A below the working set's worst A-point / of B above the worst B-point
+        loW = float(pa[inA].min())
+        hiW = float(pb[inB].max())
+        thr = 0.5 * (loW + hiW)
+        va = np.flatnonzero(~inA & (pa <= thr if loW > hiW else pa <= loW))
+        vb = np.flatnonzero(~inB & (pb >= thr if loW > hiW else pb >= hiW))
+        if va.size == 0 and vb.size == 0:
+            # the working set itself is not verified separated (numerical resolution): decide on all points
+            if inA.all() and inB.all():
+                return None
+            if stats is not None:
+                stats["lp"] = stats.get("lp", 0) + 1
+            w = lp_separate(A, B)
+            if w is None:
+                return None
+            ok, lo, hi, _, _ = _verify(A, B, w, scale)
+            return (w, lo, hi) if ok else None
+        if va.size > _GROW:
+            va = va[np.argsort(pa[va], kind="stable")[:_GROW]]
+        if vb.size > _GROW:
+            vb = vb[np.argsort(-pb[vb], kind="stable")[:_GROW]]
+        inA[va] = True
+        inB[vb] = True
+
+
+def overlaps(A, B) -> bool:
+    """True iff conv(A) and conv(B) intersect (exact LP decision, see :func:`separate`)."""
+    return separate(A, B) is None
+
+
+def _affine_min(G: np.ndarray) -> np.ndarray:
+    """Weights alpha (sum 1) of the minimum-norm point of the affine hull of vertices with Gram matrix G.
+
+    Solved relative to the first vertex, x = v0 + sum_{i>0} beta_i (v_i - v0), via the Gram of the
+    differences (Cholesky; least squares when the vertices are affinely dependent).
+    """
+    k = G.shape[0]
+    if k == 1:
+        return np.ones(1)
+    g0 = G[0, 0]
+    GD = G[1:, 1:] - G[0, 1:][None, :] - G[1:, 0][:, None] + g0
+    rhs = -(G[1:, 0] - g0)
+    try:
+        c = np.linalg.cholesky(GD)
+        beta = np.linalg.solve(c.T, np.linalg.solve(c, rhs))
+        if not np.all(np.isfinite(beta)):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        beta = np.linalg.lstsq(GD, rhs, rcond=None)[0]
+    alpha = np.empty(k)
+    alpha[1:] = beta
+    alpha[0] = 1.0 - beta.sum()
+    return alpha
+
+
+def min_norm_point(A: np.ndarray, B: np.ndarray, *, rtol: float = 1e-10, max_iter: int = 100_000,
+                   stop_below: float | None = None):
+    """Minimum-norm point z* of conv(A) - conv(B) by Wolfe's algorithm (Wolfe 1976).
+
+    Returns ``(dist, lower, z)``: ``dist = ||z||`` (an upper bound, equal to the hull distance at
+    convergence), ``lower`` the certified lower bound (min_a z.a - max_y z.y)/||z|| clipped at 0.
+    Stops when ``dist - lower <= rtol * max(dist, scale)`` or, if ``stop_below`` is given, as soon
+    as ``lower > stop_below`` (the caller only needs to know the distance exceeds it).
+    """
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    scale = max(float(np.abs(A).max(initial=0.0)), float(np.abs(B).max(initial=0.0)), 1e-300)
+    w0 = A.mean(axis=0) - B.mean(axis=0)
+    ia = int(np.argmin(A @ w0))
+    jb = int(np.argmax(B @ w0))
+    corral = [(ia, jb)]
+    V = (A[ia] - B[jb])[None, :]
+    G = V @ V.T
+    lam = np.ones(1)
+    z = V[0].copy()
+    lower = 0.0
+    for _ in range(max_iter):
+        zz = float(z @ z)
+        dist = np.sqrt(zz)
+        pa = A @ z
+        pb = B @ z
+        ia = int(np.argmin(pa))
+        jb = int(np.argmax(pb))
+        zv = float(pa[ia] - pb[jb])
+        lower = max(0.0, zv / dist) if dist > 0 else 0.0
+        if dist == 0.0 or dist - lower <= rtol * max(dist, scale):
+            break
+        if stop_below is not None and lower > stop_below:
+            break
+        if (ia, jb) in corral:
+            break                                   # no progress possible in floating point
+        v = A[ia] - B[jb]
+        gv = V @ v
+        corral.append((ia, jb))
+        V = np.vstack([V, v])
+        G = np.block([[G, gv[:, None]], [gv[None, :], np.array([[v @ v]])]])
+        lam = np.append(lam, 0.0)
+        while True:                                 # minor cycles
+            alpha = _affine_min(G)
+            if np.all(alpha > 1e-14):
+                lam = alpha
+                break
+            neg = alpha <= 1e-14
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios = lam[neg] / (lam[neg] - alpha[neg])
+            theta = float(np.min(np.where(np.isfinite(ratios), ratios, 1.0)))
+            theta = min(max(theta, 0.0), 1.0)
+            lam = theta * alpha + (1.0 - theta) * lam
+            keep = lam > 1e-14
+            if not keep.any():
+                keep[np.argmax(lam)] = True
+            V = V[keep]
+            G = G[np.ix_(keep, keep)]
+            lam = lam[keep]
+            lam /= lam.sum()
+            corral = [c for c, k in zip(corral, keep) if k]
+            if V.shape[0] == 1:
+                lam = np.ones(1)
+                break
+        z = lam @ V
+    dist = float(np.sqrt(z @ z))
+    return dist, min(lower, dist), z
+
+
+def hull_distance(A, B) -> float:
+    """dist(conv A, conv B) = 2 x hard-margin SVM margin; 0.0 when the hulls intersect."""
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    if separate(A, B) is None:
+        return 0.0
+    return min_norm_point(A, B)[0]

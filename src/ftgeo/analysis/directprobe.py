@@ -1,0 +1,558 @@
+"""DirectProbe (Zhou & Srikumar 2021, "DirectProbe: Studying Representations without
+Classifiers", NAACL), implemented from the paper: exact, deterministic and fast.
+
+The algorithm (paper Sec. 3.2, Algorithm 1)
+-------------------------------------------
+Start with one cluster per point.  Repeatedly take the *closest* pair of clusters that share
+a label, where the distance between clusters C_i and C_j is the Euclidean distance between
+their means (paper Sec. 3.2; the authors' code, ``DistanceQ``, uses the same centroid distance)
+
+    d(C_i, C_j) = || mean(C_i) - mean(C_j) ||_2 ,                                  (1)
+
+and merge them unless the convex hull of the merged cluster overlaps the convex hull of a
+cluster with a different label.  Stop when no pair can be merged.  A rejected pair is never
+tried again (as in the paper's code).
+
+Exact overlap test: conv(P) and conv(Q) intersect iff P and Q are not strictly linearly
+separable, decided by an LP with HiGHS (see :mod:`ftgeo.analysis._hull`).
+
+What it reports (paper Sec. 3.3 and 4):
+
+* the clusters (each with one label) and their number vs the number of labels;
+* for every pair of clusters with different labels, the distance between their hulls,
+
+      dist(C_i, C_j) = min_{p in conv C_i, q in conv C_j} ||p - q|| = 2 x margin of the
+      hard-margin linear SVM between C_i and C_j                                   (2)
+
+* per label pair, the minimum of (2) over the clusters of the two labels; per label, the
+  minimum over the other labels; the *distance vector* = label-pair minima in canonical order
+  (labels sorted, pairs (a, b) with a < b in row-major order) — the paper's representation of
+  the space used for the spatial similarity (Pearson correlation of two distance vectors);
+* prediction: a test point gets the label of the cluster whose hull is nearest to it
+  (Euclidean point-to-hull distance, 0 inside; paper Sec. 5, "predict the label of a test
+  point by the closest cluster").  Ties (e.g. inside two same-label hulls) go to the lower
+  cluster index.
+
+Exactness and speed (what differs from the authors' code, not what it computes)
+-----------------------------------------------------------------------------
+Merge order is the exact global minimum of (1) over eligible same-label pairs, ties broken by
+the (smaller, larger) cluster ids (a new cluster gets the next id, as in the paper's code); a
+nearest-neighbour list per cluster plus a lazy heap replaces the all-pairs heap (no quadratic
+storage).  A rejected merge (A, B) is recorded as a *cannot-link* between the clusters, which is
+inherited by the clusters they later join: if conv(A u B) meets conv(C) for an other-label C,
+then conv(A' u B') meets conv(C') for all A' >= A, B' >= B, C' >= C, so every such pair would be
+rejected by the LP anyway; skipping it changes nothing.  Before any LP, two exact sufficient
+conditions for *disjointness* are checked: disjoint bounding balls (centre = mean, radius = max
+distance to it) and the difference of the means as a separating direction (evaluated on all
+points).  Only the remaining pairs reach the LP, in order of how badly the mean direction
+failed (a rejection usually needs one LP).
+"""
+from __future__ import annotations
+
+import heapq
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ftgeo._checks import check_features, check_in, check_labels
+from ftgeo.analysis import _hull
+from ftgeo.errors import ValidationError
+from ftgeo.progress import progress as _progress
+
+__all__ = ["DirectProbe", "spatial_similarity", "hull_distance", "hulls_overlap", "directprobe_reference",
+           "point_hull_distance"]
+
+
+# ---------------------------------------------------------------------------- public pure functions
+def hulls_overlap(A, B) -> bool:
+    """True iff conv(A) and conv(B) intersect, decided exactly by the LP of Zhou & Srikumar (2021, Sec. 3.2).
+
+    Identical points in A and B, or any point of one inside the other's hull, count as overlap.
+    """
+    A = check_features(A, "A")
+    B = check_features(B, "B")
+    if A.shape[1] != B.shape[1]:
+        raise ValidationError(f"A has {A.shape[1]} features and B has {B.shape[1]}; they must live in the same space.")
+    return _hull.overlaps(A, B)
+
+
+def hull_distance(A, B) -> float:
+    """Distance between conv(A) and conv(B) = 2 x the hard-margin linear-SVM margin (paper Eq. 2); 0 if they meet."""
+    A = check_features(A, "A")
+    B = check_features(B, "B")
+    if A.shape[1] != B.shape[1]:
+        raise ValidationError(f"A has {A.shape[1]} features and B has {B.shape[1]}; they must live in the same space.")
+    return _hull.hull_distance(A, B)
+
+
+def point_hull_distance(p, A) -> float:
+    """Euclidean distance from point ``p`` to conv(A) (0 inside), the prediction rule of the paper."""
+    A = check_features(A, "A")
+    p = np.asarray(p, dtype=np.float64).reshape(1, -1)
+    if p.shape[1] != A.shape[1]:
+        raise ValidationError(f"p has {p.shape[1]} features and A has {A.shape[1]}.")
+    return _hull.min_norm_point(A, p)[0]
+
+
+def spatial_similarity(a, b) -> float:
+    """Pearson correlation of two distance vectors (Zhou & Srikumar 2021, Sec. 4.3).
+
+    ``a`` and ``b`` are fitted :class:`DirectProbe` objects (or their ``distance_vector_`` arrays).
+    Vectors are aligned by label pair: entry (a, b) is the minimum hull distance between any
+    cluster of label a and any cluster of label b, labels in sorted order, so representations
+    with different numbers of clusters are comparable; both fits must have the same labels.
+    """
+    va, ca = _vector_of(a, "a")
+    vb, cb = _vector_of(b, "b")
+    if ca is not None and cb is not None and (len(ca) != len(cb) or np.any(np.asarray(ca) != np.asarray(cb))):
+        raise ValidationError("the two DirectProbe fits have different label sets "
+                              f"({list(ca)[:5]}... vs {list(cb)[:5]}...); spatial similarity compares "
+                              "representations of the same labelled data.")
+    if va.shape != vb.shape:
+        raise ValidationError(f"distance vectors have different lengths ({va.size} vs {vb.size}).")
+    if va.size < 2:
+        raise ValidationError("spatial similarity needs at least 3 labels (2 label pairs) for a correlation.")
+    if np.std(va) == 0 or np.std(vb) == 0:
+        raise ValidationError("a distance vector is constant; the Pearson correlation is undefined.")
+    return float(np.corrcoef(va, vb)[0, 1])
+
+
+def _vector_of(obj, name):
+    if isinstance(obj, DirectProbe):
+        if not hasattr(obj, "distance_vector_"):
+            raise ValidationError(f"{name} is an unfitted DirectProbe; call fit(X, y) first.")
+        return np.asarray(obj.distance_vector_, dtype=np.float64), obj.classes_
+    v = np.asarray(obj, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValidationError(f"{name} must be a fitted DirectProbe or a 1-D distance vector.")
+    return v, None
+
+
+# ---------------------------------------------------------------------------- helpers shared with the reference
+def _dist_rows(M: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Euclidean distance from every row of M to c (one formula everywhere, so ties are bitwise consistent)."""
+    D = M - c
+    return np.sqrt(np.einsum("ij,ij->i", D, D))
+
+
+def _encode(y):
+    classes, codes = np.unique(y, return_inverse=True)
+    return classes, codes.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------- the fast merge loop
+class _Merger:
+    """State of the clustering: cluster ids 0..n-1 are the points, new clusters get the next id."""
+
+    def __init__(self, X: np.ndarray, codes: np.ndarray, n_labels: int, show_progress: bool):
+        self.X = X
+        n, d = X.shape
+        cap = 2 * n
+        self.S = np.zeros((cap, d))
+        self.C = np.zeros((cap, d))
+        self.R = np.zeros(cap)
+        self.cnt = np.zeros(cap, dtype=np.int64)
+        self.lab = np.full(cap, -1, dtype=np.int64)
+        self.active = np.zeros(cap, dtype=bool)
+        self.S[:n] = X
+        self.C[:n] = X
+        self.cnt[:n] = 1
+        self.lab[:n] = codes
+        self.active[:n] = True
+        self.members: list = [np.array([i]) for i in range(n)] + [None] * n
+        self.cl: dict[int, set] = {}
+        self.nxt = n
+        self.n_labels = n_labels
+        self.by_label = [np.flatnonzero(codes == l) for l in range(n_labels)]
+        self.nn = np.full(cap, -1, dtype=np.int64)
+        self.nnd = np.full(cap, np.inf)
+        self.ver = np.zeros(cap, dtype=np.int64)
+        self.heap: list = []
+        self.stats = {"merges": 0, "rejected": 0, "lp": 0, "ball_pruned": 0, "mean_dir_pruned": 0,
+                      "lp_pairs": 0, "candidates": 0}
+        self.show_progress = show_progress
+
+    # -- nearest eligible same-label neighbour of c (ties: smaller id, which is the smaller (min,max) key)
+    def _recompute_nn(self, c: int):
+        ids = self.by_label[self.lab[c]]
+        bad = self.cl.get(c)
+        mask = ids != c
+        if bad:
+            mask &= ~np.isin(ids, np.fromiter(bad, dtype=np.int64, count=len(bad)))
+        ids = ids[mask]
+        self.ver[c] += 1
+        if ids.size == 0:
+            self.nn[c] = -1
+            self.nnd[c] = np.inf
+            return
+        d = _dist_rows(self.C[ids], self.C[c])
+        dmin = d.min()
+        j = int(ids[d == dmin].min())
+        self.nn[c] = j
+        self.nnd[c] = dmin
+        heapq.heappush(self.heap, (float(dmin), min(c, j), max(c, j), c, int(self.ver[c])))
+
+    def _set_nn(self, c: int, j: int, dist: float):
+        self.ver[c] += 1
+        self.nn[c] = j
+        self.nnd[c] = dist
+        heapq.heappush(self.heap, (float(dist), min(c, j), max(c, j), c, int(self.ver[c])))
+
+    def _pop(self):
+        while self.heap:
+            dist, i, j, c, v = heapq.heappop(self.heap)
+            if self.active[c] and self.ver[c] == v:
+                return i, j
+        return None
+
+    # -- exact test: may clusters i and j (same label) merge?
+    def _may_merge(self, i: int, j: int, idx: np.ndarray) -> bool:
+        X = self.X
+        XM = X[idx]
+        L = self.lab[i]
+        cM = (self.S[i] + self.S[j]) / (self.cnt[i] + self.cnt[j])
+        rM = float(_dist_rows(XM, cM).max())
+        others = np.flatnonzero(self.active[: self.nxt] & (self.lab[: self.nxt] != L))
+        if others.size == 0:
+            return True
+        dc = _dist_rows(self.C[others], cM)
+        near = dc <= (rM + self.R[others]) * (1.0 + 1e-9) + 1e-300
+        self.stats["ball_pruned"] += int((~near).sum())
+        cand = others[near]
+        if cand.size == 0:
+            return True
+        self.stats["candidates"] += int(cand.size)
+        # mean-difference direction w_O = c_M - c_O: separated iff min_M w.x > max_O w.y
+        W = cM - self.C[cand]
+        nW = np.linalg.norm(W, axis=1)
+        gaps = np.empty(cand.size)
+        chunk = max(1, int(4_000_000 // max(1, XM.shape[0])))
+        for s in range(0, cand.size, chunk):
+            gaps[s:s + chunk] = (XM @ W[s:s + chunk].T).min(axis=0)
+        sizes = self.cnt[cand]
+        pts = np.concatenate([self.members[o] for o in cand])
+        owner = np.repeat(np.arange(cand.size), sizes)
+        proj = np.einsum("ij,ij->i", X[pts], W[owner])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        hi = np.maximum.reduceat(proj, starts)
+        lo = gaps
+        guard = _hull.SEP_RTOL * (np.abs(lo) + np.abs(hi) + nW * self._scale)
+        sep = (lo - hi) > guard
+        self.stats["mean_dir_pruned"] += int(sep.sum())
+        rest = np.flatnonzero(~sep)
+        if rest.size == 0:
+            return True
+        # worst (most negative normalised gap) first: a rejection usually needs one LP
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(nW[rest] > 0, (lo[rest] - hi[rest]) / nW[rest], -np.inf)
+        order = rest[np.lexsort((cand[rest], score))]
+        for k in order:
+            o = int(cand[k])
+            self.stats["lp_pairs"] += 1
+            st = {}
+            res = _hull.separate(XM, X[self.members[o]], W[k], stats=st)
+            self.stats["lp"] += st.get("lp", 0)
+            if res is None:
+                return False
+        return True
+
+    def _merge(self, i: int, j: int, idx: np.ndarray):
+        k = self.nxt
+        self.nxt += 1
+        L = int(self.lab[i])
+        self.members[k] = idx
+        self.S[k] = self.S[i] + self.S[j]
+        self.cnt[k] = self.cnt[i] + self.cnt[j]
+        self.C[k] = self.S[k] / self.cnt[k]
+        self.R[k] = float(_dist_rows(self.X[idx], self.C[k]).max())
+        self.lab[k] = L
+        self.active[i] = self.active[j] = False
+        self.active[k] = True
+        self.members[i] = self.members[j] = None
+        ids = self.by_label[L]
+        ids = ids[(ids != i) & (ids != j)]
+        # cannot-links are inherited by the union
+        cl = (self.cl.pop(i, set()) | self.cl.pop(j, set())) - {i, j}
+        if cl:
+            self.cl[k] = cl
+            for c in cl:
+                s = self.cl[c]
+                s.discard(i)
+                s.discard(j)
+                s.add(k)
+        self.by_label[L] = np.append(ids, k)
+        self.stats["merges"] += 1
+        # neighbour lists
+        self._recompute_nn(k)
+        if ids.size:
+            dk = _dist_rows(self.C[ids], self.C[k])
+            for c, dck in zip(ids.tolist(), dk.tolist()):
+                if self.nn[c] == i or self.nn[c] == j:
+                    self._recompute_nn(c)
+                elif c in cl:
+                    continue
+                elif self.nn[c] < 0 or dck < self.nnd[c] or (dck == self.nnd[c] and k < self.nn[c]):
+                    self._set_nn(c, k, dck)
+
+    def run(self):
+        n = self.X.shape[0]
+        self._scale = max(float(np.abs(self.X).max(initial=0.0)), 1e-300)
+        for c in range(n):
+            self._recompute_nn(c)
+        bar = _progress(total=max(0, n - self.n_labels), enabled=self.show_progress, desc="DirectProbe merges",
+                        leave=False)
+        try:
+            while True:
+                pair = self._pop()
+                if pair is None:
+                    break
+                i, j = pair
+                idx = np.sort(np.concatenate([self.members[i], self.members[j]]))
+                if self._may_merge(i, j, idx):
+                    self._merge(i, j, idx)
+                    bar.update(1)
+                else:
+                    self.stats["rejected"] += 1
+                    self.cl.setdefault(i, set()).add(j)
+                    self.cl.setdefault(j, set()).add(i)
+                    if self.nn[i] == j:
+                        self._recompute_nn(i)
+                    if self.nn[j] == i:
+                        self._recompute_nn(j)
+        finally:
+            bar.close()
+        final = np.flatnonzero(self.active[: self.nxt])
+        return [self.members[c] for c in final], [int(self.lab[c]) for c in final]
+
+
+def _finalise(n: int, member_lists: Sequence[np.ndarray], codes_of: Sequence[int]):
+    """Canonical cluster order: by label code, then smallest member index."""
+    order = sorted(range(len(member_lists)), key=lambda t: (codes_of[t], int(np.min(member_lists[t]))))
+    assign = np.empty(n, dtype=np.int64)
+    labs = np.empty(len(order), dtype=np.int64)
+    for new, old in enumerate(order):
+        assign[member_lists[old]] = new
+        labs[new] = codes_of[old]
+    return assign, labs
+
+
+# ---------------------------------------------------------------------------- slow reference (tests, bench)
+def directprobe_reference(X, y):
+    """The merge loop exactly as described, slowly: all same-label pairs every step, LP on every
+    other-label cluster for every candidate merge, no caching, no pruning.  Returns
+    ``(assignments, cluster_label_codes)`` in the canonical order of :class:`DirectProbe`.
+    """
+    X = check_features(X, "X")
+    y = check_labels(y, X.shape[0])
+    classes, codes = _encode(y)
+    n = X.shape[0]
+    members = {i: np.array([i]) for i in range(n)}
+    S = {i: X[i].copy() for i in range(n)}
+    lab = {i: int(codes[i]) for i in range(n)}
+    failed: set = set()
+    nxt = n
+    while True:
+        best = None
+        ids = sorted(members)
+        for L in range(len(classes)):
+            li = [c for c in ids if lab[c] == L]
+            if len(li) < 2:
+                continue
+            cents = np.array([S[c] / len(members[c]) for c in li])
+            for a in range(len(li)):
+                d = _dist_rows(cents[a + 1:], cents[a])
+                for b, dist in enumerate(d.tolist()):
+                    key = (dist, li[a], li[a + 1 + b])
+                    if (li[a], li[a + 1 + b]) in failed:
+                        continue
+                    if best is None or key < best:
+                        best = key
+        if best is None:
+            break
+        _, i, j = best
+        idx = np.sort(np.concatenate([members[i], members[j]]))
+        ok = True
+        for o in ids:
+            if lab[o] != lab[i]:
+                if _hull.lp_separate(X[idx], X[members[o]]) is None:
+                    ok = False
+                    break
+        if not ok:
+            failed.add((i, j))
+            continue
+        k = nxt
+        nxt += 1
+        members[k] = idx
+        S[k] = S[i] + S[j]
+        lab[k] = lab[i]
+        for c in (i, j):
+            del members[c], S[c], lab[c]
+    keys = sorted(members)
+    return _finalise(n, [members[c] for c in keys], [lab[c] for c in keys])
+
+
+# ---------------------------------------------------------------------------- estimator
+class DirectProbe:
+    """DirectProbe clustering of labelled points (Zhou & Srikumar 2021, Algorithm 1).
+
+    Parameters
+    ----------
+    distance : {"centroid"}
+        Cluster distance that orders the merges: Euclidean distance between cluster means (Eq. 1),
+        the paper's choice.
+    pairs : {"all", "label_min"}
+        Which hull distances (Eq. 2) to compute after clustering: every pair of clusters with
+        different labels, or only what the label-pair minima need (pairs whose certified lower
+        bound exceeds the current minimum are skipped; their entries are NaN).
+    tol : float
+        Relative accuracy of the hull distances (Wolfe's algorithm duality gap).
+    progress : bool
+        Show a progress bar over the merges.
+
+    Fitted attributes
+    -----------------
+    classes_ (L,), n_labels_, n_clusters_, labels_ (K,) label of each cluster (values of y),
+    cluster_label_codes_ (K,) index into classes_, assignments_ (n,) cluster of each point,
+    cluster_sizes_ (K,), cluster_distance_matrix_ (K, K) hull distances (NaN within a label and
+    for skipped pairs), cluster_distances_ (DataFrame: cluster_i, cluster_j, label_i, label_j,
+    distance), label_pair_distance_ (L, L) minimum over clusters (NaN diagonal),
+    label_min_distance_ (L,), distance_vector_ (L(L-1)/2,), distance_vector_pairs_ list of
+    (label_a, label_b), stats_ (merge/LP counts), timings_ (seconds).
+    """
+
+    def __init__(self, distance: str = "centroid", pairs: str = "all", tol: float = 1e-9,
+                 random_state=None, progress: bool = True):
+        self.distance = distance
+        self.pairs = pairs
+        self.tol = tol
+        self.random_state = random_state   # unused: the algorithm is deterministic
+        self.progress = progress
+
+    def fit(self, X, y) -> "DirectProbe":
+        check_in(self.distance, ("centroid",), "distance")
+        check_in(self.pairs, ("all", "label_min"), "pairs")
+        if not (isinstance(self.tol, (int, float)) and 0 < self.tol < 1):
+            raise ValidationError(f"tol must be a float in (0, 1); got {self.tol!r}")
+        X = check_features(X, "X", min_samples=1)
+        y = check_labels(y, X.shape[0], min_classes=1)
+        t0 = time.perf_counter()
+        classes, codes = _encode(y)
+        merger = _Merger(X, codes, len(classes), self.progress)
+        member_lists, codes_of = merger.run()
+        assign, labs = _finalise(X.shape[0], member_lists, codes_of)
+        t1 = time.perf_counter()
+        self.X_fit_ = X
+        self.classes_ = classes
+        self.n_labels_ = int(len(classes))
+        self.assignments_ = assign
+        self.cluster_label_codes_ = labs
+        self.labels_ = classes[labs]
+        self.n_clusters_ = int(labs.size)
+        self.cluster_sizes_ = np.bincount(assign, minlength=self.n_clusters_)
+        self.stats_ = dict(merger.stats)
+        self._cluster_geometry()
+        self._distances()
+        t2 = time.perf_counter()
+        self.timings_ = {"clustering_s": t1 - t0, "distances_s": t2 - t1, "total_s": t2 - t0}
+        return self
+
+    # -- per-cluster members, means and ball radii
+    def _cluster_geometry(self):
+        X = self.X_fit_
+        order = np.argsort(self.assignments_, kind="stable")
+        bounds = np.cumsum(self.cluster_sizes_)[:-1]
+        self._members = np.split(order, bounds)
+        self._centroids = np.array([X[m].mean(axis=0) for m in self._members])
+        self._radii = np.array([_dist_rows(X[m], c).max() for m, c in zip(self._members, self._centroids)])
+
+    def _distances(self):
+        K, L = self.n_clusters_, self.n_labels_
+        X = self.X_fit_
+        labs = self.cluster_label_codes_
+        D = np.full((K, K), np.nan)
+        LP = np.full((L, L), np.inf)
+        cent, rad = self._centroids, self._radii
+        pairs = [(i, j) for i in range(K) for j in range(i + 1, K) if labs[i] != labs[j]]
+        if self.pairs == "label_min":
+            # cheap certified lower bound: ball separation; process in increasing order of it
+            lbs = [max(0.0, float(np.linalg.norm(cent[i] - cent[j])) - rad[i] - rad[j]) for i, j in pairs]
+            order = np.argsort(np.asarray(lbs), kind="stable") if pairs else []
+            for t in order:
+                i, j = pairs[t]
+                a, b = sorted((labs[i], labs[j]))
+                if lbs[t] > LP[a, b]:
+                    continue
+                dist, lower, _ = _hull.min_norm_point(X[self._members[i]], X[self._members[j]],
+                                                      rtol=self.tol, stop_below=LP[a, b] if np.isfinite(LP[a, b]) else None)
+                if lower > LP[a, b]:
+                    continue
+                D[i, j] = D[j, i] = dist
+                LP[a, b] = min(LP[a, b], dist)
+        else:
+            for i, j in pairs:
+                dist = _hull.min_norm_point(X[self._members[i]], X[self._members[j]], rtol=self.tol)[0]
+                D[i, j] = D[j, i] = dist
+                a, b = sorted((labs[i], labs[j]))
+                LP[a, b] = min(LP[a, b], dist)
+        LP = np.minimum(LP, LP.T)
+        np.fill_diagonal(LP, np.nan)
+        LP[np.isinf(LP)] = np.nan
+        self.cluster_distance_matrix_ = D
+        ii, jj = np.triu_indices(K, 1)
+        keep = ~np.isnan(D[ii, jj])
+        ii, jj = ii[keep], jj[keep]
+        self.cluster_distances_ = pd.DataFrame({
+            "cluster_i": ii, "cluster_j": jj,
+            "label_i": self.classes_[labs[ii]], "label_j": self.classes_[labs[jj]],
+            "distance": D[ii, jj]})
+        self.label_pair_distance_ = LP
+        with np.errstate(all="ignore"):
+            self.label_min_distance_ = np.array([np.nanmin(LP[a]) if L > 1 else np.nan for a in range(L)])
+        ai, bi = np.triu_indices(L, 1)
+        self.distance_vector_ = LP[ai, bi]
+        self.distance_vector_pairs_ = [(self.classes_[a], self.classes_[b]) for a, b in zip(ai, bi)]
+
+    # -- prediction by the nearest hull
+    def predict(self, X) -> np.ndarray:
+        """Label of the cluster whose convex hull is nearest to each row (paper Sec. 5)."""
+        cluster, _ = self.nearest_cluster(X)
+        return self.labels_[cluster]
+
+    def nearest_cluster(self, X):
+        """(cluster index, point-to-hull distance) of the nearest hull for each row of X.
+
+        Exact: clusters are visited in increasing order of a certified lower bound (ball bound
+        max(0, ||x - mean|| - radius)); Wolfe's algorithm on a cluster stops early once its
+        lower bound exceeds the best distance found, so only clusters that could win are solved.
+        """
+        if not hasattr(self, "assignments_"):
+            raise ValidationError("this DirectProbe is not fitted; call fit(X, y) first.")
+        X = check_features(X, "X")
+        if X.shape[1] != self.X_fit_.shape[1]:
+            raise ValidationError(f"X has {X.shape[1]} features; the probe was fitted on {self.X_fit_.shape[1]}.")
+        Xf = self.X_fit_
+        out_c = np.empty(X.shape[0], dtype=np.int64)
+        out_d = np.empty(X.shape[0])
+        for r, p in enumerate(X):
+            lb = np.maximum(0.0, _dist_rows(self._centroids, p) - self._radii)
+            order = np.lexsort((np.arange(lb.size), lb))
+            best, best_c = np.inf, -1
+            for c in order:
+                if lb[c] > best:
+                    break
+                dist, lower, _ = _hull.min_norm_point(Xf[self._members[c]], p[None, :], rtol=self.tol,
+                                                      stop_below=best if np.isfinite(best) else None)
+                if lower > best:
+                    continue
+                if dist < best or (dist == best and c < best_c):
+                    best, best_c = dist, int(c)
+            out_c[r] = best_c
+            out_d[r] = best
+        return out_c, out_d
+
+    def score(self, X, y) -> float:
+        """Accuracy of :meth:`predict`."""
+        y = check_labels(y, np.shape(X)[0])
+        return float(np.mean(self.predict(X) == y))
