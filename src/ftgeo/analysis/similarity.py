@@ -342,7 +342,12 @@ class _Engine:
             tot = float(rows.sum())
             return _Stats(Z=Z, self_sim=_debiased_dot(xtx, rows, rows, tot, tot, self.n), rows=rows, total=tot)
         K = _gram(Xc, self.kernel, self.threshold)
-        G = u_center_gram(K) if self.debiased else center_gram(K)
+        if self.debiased:
+            G = u_center_gram(K)
+        else:   # H K H in place (K is ours and symmetric by construction: skip center_gram's checks)
+            K -= K.mean(axis=0, keepdims=True)
+            K -= K.mean(axis=1, keepdims=True)
+            G = K
         G = self._to(G)
         return _Stats(Z=G, self_sim=float(self._dot(G, G)))
 
