@@ -108,12 +108,20 @@ def _is_run_folder(out) -> bool:
 
 def _dist():
     """(rank, world_size, barrier) from accelerate under ``accelerate launch``, else (0, 1, no-op)."""
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    world = max(int(os.environ.get(k, "1") or 1) for k in
+                ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"))
     if world <= 1:
         return 0, 1, (lambda: None)
     from accelerate import PartialState
     state = PartialState()
-    return state.process_index, state.num_processes, state.wait_for_everyone
+    if state.num_processes == world:
+        return state.process_index, state.num_processes, state.wait_for_everyone
+    # accelerate did not set up the group (e.g. several CPU processes under torchrun without MPI):
+    # use torch.distributed directly with the env:// rendezvous the launcher provides
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    return dist.get_rank(), dist.get_world_size(), dist.barrier
 
 
 def _after_chunk(k: int) -> None:
