@@ -210,3 +210,18 @@ def test_bench_script_agrees_with_per_pair_gram_baseline(capsys):
     assert out["max_abs_diff"] < 1e-10 and out["baseline_extrapolated"] is False
     assert len(out["baseline_pairs_timed"]) == 9
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["name"] == "cka_layer_matrix"
+
+
+def test_minibatch_reads_memory_mapped_layers_and_standardizes(tmp_path):
+    A = [a.astype(np.float32) for a in _layers(400, 6, 3, 8)]
+    B = [b.astype(np.float32) for b in _layers(400, 6, 2, 9)]
+    paths = []
+    for i, a in enumerate(A):
+        np.save(tmp_path / f"a{i}.npy", a)
+        paths.append(tmp_path / f"a{i}.npy")
+    mm = [np.load(p, mmap_mode="r") for p in paths]
+    ref = layer_cka_matrix([a.astype(np.float64) for a in A], B, batch_size=100, progress=False)
+    np.testing.assert_allclose(layer_cka_matrix(mm, B, batch_size=100, progress=False), ref, atol=1e-12)
+    std_one_batch = layer_cka_matrix(A, B, batch_size=400, standardize=True, progress=False)
+    std_exact = layer_cka_matrix(A, B, debiased=True, standardize=True, progress=False)
+    np.testing.assert_allclose(std_one_batch, std_exact, atol=1e-9)

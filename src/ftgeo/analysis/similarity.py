@@ -398,7 +398,7 @@ def _backend(device: str | None):
 
 def _as_layer_list(layers) -> list:
     if hasattr(layers, "layer") and hasattr(layers, "n_layers"):
-        return [(lambda i=i: layers.layer(i, dtype=np.float64)) for i in range(layers.n_layers)]
+        return [(lambda i=i: layers.layer(i, dtype=None)) for i in range(layers.n_layers)]
     if isinstance(layers, np.ndarray) and layers.ndim == 3:
         return [(lambda a=a: a) for a in layers]
     if isinstance(layers, (list, tuple)) and layers:
@@ -435,14 +435,15 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
                 raise ValidationError(f"pair {(a, b)} names set {s!r}; known sets: {names}")
     loaders = {k: _as_layer_list(v) for k, v in sets.items()}
     used = sorted({s for p in pairs for s in p}, key=names.index)
-    first = np.asarray(loaders[used[0]][0]())
-    if first.ndim != 2:
-        raise ValidationError(f"each layer must be a 2-D (n, d) array; got shape {first.shape}")
-    n = first.shape[0]
+    firsts = {s: np.asarray(loaders[s][0]()) for s in used}      # each set's first layer, loaded once
+    for s, f in firsts.items():
+        if f.ndim != 2:
+            raise ValidationError(f"each layer must be a 2-D (n, d) array; set {s!r} layer 0 has shape {f.shape}")
+    n = firsts[used[0]].shape[0]
     if batch_size is not None:
         return _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize, batch_size,
                                    random_state, device, progress)
-    d_max = max(np.shape(loaders[s][0]())[1] for s in used)
+    d_max = max(f.shape[1] for f in firsts.values())
     eng = _Engine(n, d_max, kernel, debiased, standardize, threshold, device)
     if eng.route == "gram":
         need = sum(len(loaders[s]) for s in used) * n * n * 8
@@ -454,12 +455,13 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
     for s in used:
         st = []
         for i, load in enumerate(_progress(loaders[s], enabled=progress, desc=f"CKA prepare {s}", leave=False)):
-            X = np.asarray(load())
+            X = firsts[s] if i == 0 else np.asarray(load())
             if X.shape[0] != n:
                 raise ValidationError(f"set {s!r} layer {i} has {X.shape[0]} rows but the first layer has {n}; "
                                       "every set must hold the same examples in the same order")
             st.append(eng.prepare(X))
         stats[s] = st
+    del firsts
     _warn_constant(stats)
     out = {}
     for a, b in pairs:
@@ -483,25 +485,48 @@ def _warn_constant(stats: dict[str, list[_Stats]]) -> None:
                       RuntimeWarning, stacklevel=3)
 
 
+def _column_stats(X, standardize: bool, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """float64 column means (and standard deviations, or ones) in two chunked passes, so a
+    memory-mapped layer is never loaded whole."""
+    n = X.shape[0]
+    tot = np.zeros(X.shape[1])
+    for i in range(0, n, chunk):
+        tot += np.asarray(X[i:i + chunk], dtype=np.float64).sum(axis=0)
+    mean = tot / n
+    if not standardize:
+        return mean, np.ones_like(mean)
+    ss = np.zeros_like(mean)
+    for i in range(0, n, chunk):
+        ss += ((np.asarray(X[i:i + chunk], dtype=np.float64) - mean) ** 2).sum(axis=0)
+    sd = np.sqrt(ss / n)
+    return mean, np.where(sd > 0, sd, 1.0)
+
+
 def _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize, batch_size, random_state,
                         device, progress):
+    """Minibatch CKA for every pair. Layers stay in their own dtype (a memory-mapped store layer
+    is read batch by batch); each batch is centred with full-data float64 means."""
     from ftgeo.progress import progress as _progress
-    idx = _batches(n, batch_size, True, random_state)
+    idx = [np.sort(b) for b in _batches(n, batch_size, True, random_state)]
     data = {}
     for s in used:
         layers = []
         for load in loaders[s]:
-            X = check_features(load(), "layer", min_samples=2)
+            X = load()
+            if not hasattr(X, "shape") or len(X.shape) != 2:
+                X = check_features(X, "layer", min_samples=2)
             if X.shape[0] != n:
                 raise ValidationError(f"set {s!r} has a layer with {X.shape[0]} rows; expected {n}")
-            layers.append(standardize_features(X) if standardize else center(X))
+            mean, sd = _column_stats(X, standardize)
+            layers.append((X, mean, sd))
         data[s] = layers
     cross = {p: np.zeros((len(data[p[0]]), len(data[p[1]]))) for p in pairs}
     self_ = {s: np.zeros(len(data[s])) for s in used}
     for b in _progress(idx, enabled=progress, desc="minibatch CKA", leave=False):
         m = len(b)
         scale = 1.0 / (m * (m - 3))
-        G = {s: [u_center_gram(_gram(X[b], kernel, threshold)) for X in data[s]] for s in used}
+        G = {s: [u_center_gram(_gram((np.asarray(X[b], dtype=np.float64) - mu) / sd, kernel, threshold))
+                 for X, mu, sd in data[s]] for s in used}
         for s in used:
             self_[s] += scale * np.array([np.vdot(g, g) for g in G[s]])
         for (a, c), M in cross.items():
@@ -571,7 +596,7 @@ class LayerCKA:
         if hasattr(reps, "layer") and hasattr(reps, "n_layers"):
             from ftgeo.reps import resolve_layer
             idx = list(range(reps.n_layers)) if self.layers is None else [resolve_layer(i, reps.n_layers) for i in self.layers]
-            return [(lambda i=i: reps.layer(i, dtype=np.float64)) for i in idx], idx
+            return [(lambda i=i: reps.layer(i, dtype=None)) for i in idx], idx
         arrs = list(reps)
         idx = list(range(len(arrs))) if self.layers is None else list(self.layers)
         return [arrs[i] for i in idx], idx

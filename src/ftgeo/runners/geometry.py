@@ -110,7 +110,9 @@ def run_cka(reps_a, reps_b=None, *, run: RunDir | str | None = None, layers=None
     if pairs not in ("bowtie", "cross"):
         raise ValidationError(f"pairs={pairs!r} must be 'bowtie' or 'cross'")
     lay = {n: _layers(r, layers) for n, r in zip(nm, sets)}
-    loaders = {n: [(lambda r=r, i=i: r.layer(i, dtype=np.float64)) for i in lay[n]] for n, r in zip(nm, sets)}
+    # dtype=None: the layer in its stored dtype (a store gives its memmap; minibatch CKA then reads
+    # it batch by batch, the exact route converts one layer at a time to float64)
+    loaders = {n: [(lambda r=r, i=i: r.layer(i, dtype=None)) for i in lay[n]] for n, r in zip(nm, sets)}
     if reps_b is None:
         todo = [(nm[0], nm[0])]
     elif pairs == "cross":
