@@ -1,0 +1,135 @@
+"""Tasks: the task registry and :func:`load_task`.
+
+>>> from ftgeo.data import load_task
+>>> task = load_task("sst2", data_root="../shared/data")      # doctest: +SKIP
+>>> task.splits(), task.label_names                            # doctest: +SKIP
+(['train', 'dev'], ['negative', 'positive'])
+
+Names (``ftgeo list tasks``): the registered tasks below; ``file:PATH`` (a csv/tsv/jsonl file,
+with ``text_column=``/``text_pair_column=``/``label_column=``); ``conllu:PATH`` (a CoNLL-U file,
+POS or, with ``target="dep"``, dependency relations); ``hub:ID`` or any id with a ``/``
+(``glue/sst2``) for a Hugging Face hub dataset. ``source="hub"`` loads a registered task from
+the hub instead of the local data root; ``source="auto"`` (default) prefers the local copy and
+falls back to the hub only when the local files are missing and the hub is reachable.
+
+See docs/data.md for every task's splits, label vocabulary and counts.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+from pathlib import Path
+
+from ftgeo.data.base import UNLABELLED, Example, Target, Task, TaskKind
+from ftgeo.errors import DataNotFoundError, ValidationError
+from ftgeo.registry import Registry
+
+__all__ = ["TASKS", "load_task", "resolve_data_root", "Task", "Example", "Target", "TaskKind", "UNLABELLED"]
+
+TASKS: Registry = Registry("task")
+
+_ENTRIES = [
+    ("sst2", "ftgeo.data.glue:sst2", "GLUE SST-2 sentiment (sentence; negative/positive); train 67,349, dev 872"),
+    ("qnli", "ftgeo.data.glue:qnli", "GLUE QNLI question/sentence entailment (pair); dev 5,463 locally (derive_splits=True)"),
+    ("imdb", "ftgeo.data.text_classification:imdb", "IMDB movie-review sentiment (sentence; neg/pos); train/test 25,000"),
+    ("ag_news", "ftgeo.data.text_classification:ag_news",
+     "AG News topics (sentence; World/Sports/Business/Sci/Tech); test 7,600 locally (derive_splits=True)"),
+    ("dbpedia", "ftgeo.data.text_classification:dbpedia",
+     "DBpedia-14 ontology classes (sentence; 14); data_root/dbpedia/{train,test}.csv or the hub"),
+    ("trec6", "ftgeo.data.trec:trec6", "TREC question classification, 6 coarse classes; train 5,452, test 500"),
+    ("trec50", "ftgeo.data.trec:trec50", "TREC question classification, 50 fine classes COARSE:fine; train 5,452, test 500"),
+    ("ud_pos", "ftgeo.data.ud:ud_pos", "UD English UPOS tagging (token; 17 tags); treebank='ewt' (train/dev/test) or 'pud'"),
+    ("ud_dep", "ftgeo.data.ud:ud_dep",
+     "UD English dependency relations of (head, dependent) word pairs (token); relations='base'|'full'"),
+    ("ps_role", "ftgeo.data.streusle:ps_role", "STREUSLE 4.7 SNACS scene role of single-token adpositions (token; SS column)"),
+    ("ps_fxn", "ftgeo.data.streusle:ps_fxn", "STREUSLE 4.7 SNACS function of single-token adpositions (token; SS2 column)"),
+    ("wikitext2", "ftgeo.data.corpora:wikitext2", "WikiText-2 raw test split into sentences (unlabelled); max_sentences="),
+    ("brown", "ftgeo.data.corpora:brown", "Brown corpus sentences, 57,340 (unlabelled); max_sentences="),
+    ("local_file", "ftgeo.data.local:local_file",
+     "your csv/tsv/jsonl file(s): path=..., text_column=, text_pair_column=, label_column= (also 'file:PATH')"),
+    ("conllu_file", "ftgeo.data.local:conllu_file",
+     "your CoNLL-U file(s): path=..., target='pos'|'dep' (also 'conllu:PATH')"),
+    ("hub", "ftgeo.data.hub:hub_task",
+     "a Hugging Face hub dataset: id='glue/sst2' (also 'hub:ID' or any name with '/'); needs `datasets` + network"),
+]
+for _name, _target, _help in _ENTRIES:
+    TASKS.register(_name, lazy=_target, help=_help)
+
+_SOURCES = ("auto", "local", "hub")
+
+
+def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
+    """The local data folder: ``data_root`` if given, else ``$FTGEO_DATA_ROOT``.
+
+    Raises :class:`~ftgeo.errors.DataNotFoundError` when neither is set or the folder does not exist.
+    """
+    if data_root is None:
+        env = os.environ.get("FTGEO_DATA_ROOT", "").strip()
+        if not env:
+            raise DataNotFoundError(
+                "no data root: pass data_root=... (CLI: --data-root DIR) or set the environment variable "
+                "FTGEO_DATA_ROOT to the folder that holds the datasets (the repository's tests use "
+                "../shared/data beside the checkout).")
+        root, origin = Path(env).expanduser(), "FTGEO_DATA_ROOT"
+    else:
+        root, origin = Path(data_root).expanduser(), "data_root"
+    if not root.is_dir():
+        raise DataNotFoundError(f"data root {root} (from {origin}) is not a folder; pass data_root=... or set "
+                                "FTGEO_DATA_ROOT to the folder that holds the datasets.")
+    return root
+
+
+def _split_name(name: str) -> tuple[str, dict]:
+    """Map the prefixed forms (``file:``, ``conllu:``, ``hub:``, ``a/b``) to a registered task + options."""
+    for prefix, task, key in (("file:", "local_file", "path"), ("conllu:", "conllu_file", "path"),
+                              ("hub:", "hub", "id")):
+        if name.startswith(prefix):
+            value = name[len(prefix):]
+            if not value:
+                raise ValidationError(f"task name {name!r} needs something after {prefix!r}, e.g. {prefix}path/x")
+            return task, {key: value}
+    if "/" in name and name not in TASKS:
+        return "hub", {"id": name}
+    return name, {}
+
+
+def task_options(name: str) -> list[str]:
+    """The keyword options task ``name`` accepts (besides ``data_root`` and ``source``)."""
+    factory = TASKS.get(name)
+    return [p for p in inspect.signature(factory).parameters if p not in ("data_root", "source")]
+
+
+def load_task(name: str, *, data_root: str | os.PathLike | None = None, source: str = "auto", **options) -> Task:
+    """Load a task by name.
+
+    Parameters
+    ----------
+    name : a registered task (``ftgeo list tasks``), ``file:PATH``, ``conllu:PATH``, ``hub:ID`` or a hub
+        id containing ``/`` (``glue/sst2``).
+    data_root : the local data folder (else ``$FTGEO_DATA_ROOT``); see :func:`resolve_data_root`.
+    source : ``"local"`` (the data root only), ``"hub"`` (Hugging Face ``datasets``), or ``"auto"``:
+        local when its files exist, else the hub when ``datasets`` is installed and online.
+    **options : task options, e.g. ``treebank="pud"``, ``relations="full"``, ``derive_splits=True``,
+        ``holdout=0.2``, ``seed=0``, ``max_sentences=1000``; an unknown option is an error that lists
+        the valid ones.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValidationError(f"task name must be a non-empty string; got {name!r}")
+    if source not in _SOURCES:
+        raise ValidationError(f"source={source!r} is not one of {list(_SOURCES)}.")
+    task_name, implied = _split_name(name)
+    factory = TASKS.get(task_name)  # unknown name -> UnknownNameError with "did you mean"
+    valid = task_options(task_name)
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, valid, n=1, cutoff=0.5)
+            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValidationError(f"unknown option(s) {', '.join(hints)} for task {task_name!r}; valid options: "
+                              f"{', '.join(valid) if valid else '(none)'}")
+    clash = [k for k in implied if k in options]
+    if clash:
+        raise ValidationError(f"task name {name!r} already gives {clash[0]}=...; do not pass it again")
+    return factory(data_root=data_root, source=source, **implied, **options)
