@@ -49,6 +49,7 @@ failed (a rejection usually needs one LP).
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import time
 from typing import Sequence
@@ -143,8 +144,19 @@ def _encode(y):
 
 
 # ---------------------------------------------------------------------------- the fast merge loop
+_KNN = 12          # candidate neighbours kept per cluster (a cache; the answer does not depend on it)
+_QUICK_ITERS = 30  # Wolfe iterations tried for a separation certificate before an LP
+
+
 class _Merger:
-    """State of the clustering: cluster ids 0..n-1 are the points, new clusters get the next id."""
+    """State of the clustering: cluster ids 0..n-1 are the points, new clusters get the next id.
+
+    Merge order: for each active cluster c, ``knn[c]`` holds (distance, id) of its nearest
+    same-label clusters, sorted, with ``bound[c]`` such that every eligible cluster closer than
+    ``bound[c]`` is in the list (stale entries are skipped lazily); the head is c's nearest
+    eligible neighbour and sits in a heap keyed (distance, min id, max id).  The global heap
+    minimum is then the exact minimum of Eq. (1) over all eligible pairs, ties broken by ids.
+    """
 
     def __init__(self, X: np.ndarray, codes: np.ndarray, n_labels: int, show_progress: bool):
         self.X = X
@@ -152,53 +164,80 @@ class _Merger:
         cap = 2 * n
         self.S = np.zeros((cap, d))
         self.C = np.zeros((cap, d))
+        self.N2 = np.zeros(cap)
         self.R = np.zeros(cap)
         self.cnt = np.zeros(cap, dtype=np.int64)
         self.lab = np.full(cap, -1, dtype=np.int64)
         self.active = np.zeros(cap, dtype=bool)
         self.S[:n] = X
         self.C[:n] = X
+        self.N2[:n] = np.einsum("ij,ij->i", X, X)
         self.cnt[:n] = 1
         self.lab[:n] = codes
         self.active[:n] = True
         self.members: list = [np.array([i]) for i in range(n)] + [None] * n
+        self.parts: list = [()] * cap
         self.cl: dict[int, set] = {}
+        self.hp: dict[tuple, np.ndarray] = {}       # cached separating unit directions per cluster pair
+        self.hp_of: dict[int, set] = {}
         self.nxt = n
         self.n_labels = n_labels
         self.by_label = [np.flatnonzero(codes == l) for l in range(n_labels)]
+        self.knn: list = [None] * cap
+        self.bound = np.full(cap, np.inf)
         self.nn = np.full(cap, -1, dtype=np.int64)
         self.nnd = np.full(cap, np.inf)
         self.ver = np.zeros(cap, dtype=np.int64)
         self.heap: list = []
-        self.stats = {"merges": 0, "rejected": 0, "lp": 0, "ball_pruned": 0, "mean_dir_pruned": 0,
-                      "lp_pairs": 0, "candidates": 0}
+        self.stats = {"merges": 0, "rejected": 0, "candidates": 0, "ball_pruned": 0, "mean_dir_pruned": 0,
+                      "cache_pruned": 0, "wolfe_pruned": 0, "lp_pairs": 0, "lp": 0, "knn_rebuilds": 0}
         self.show_progress = show_progress
 
-    # -- nearest eligible same-label neighbour of c (ties: smaller id, which is the smaller (min,max) key)
-    def _recompute_nn(self, c: int):
+    # ------------------------------------------------------------------ neighbour lists
+    def _build_knn(self, c: int):
+        self.stats["knn_rebuilds"] += 1
         ids = self.by_label[self.lab[c]]
         bad = self.cl.get(c)
         mask = ids != c
         if bad:
             mask &= ~np.isin(ids, np.fromiter(bad, dtype=np.int64, count=len(bad)))
         ids = ids[mask]
-        self.ver[c] += 1
         if ids.size == 0:
-            self.nn[c] = -1
-            self.nnd[c] = np.inf
+            self.knn[c] = []
+            self.bound[c] = np.inf
             return
         d = _dist_rows(self.C[ids], self.C[c])
-        dmin = d.min()
-        j = int(ids[d == dmin].min())
-        self.nn[c] = j
-        self.nnd[c] = dmin
-        heapq.heappush(self.heap, (float(dmin), min(c, j), max(c, j), c, int(self.ver[c])))
+        if ids.size > _KNN:
+            part = np.argpartition(d, _KNN)[: _KNN + 1]
+            part = part[np.lexsort((ids[part], d[part]))]
+            self.bound[c] = float(d[part[_KNN]])
+            part = part[:_KNN]
+        else:
+            part = np.lexsort((ids, d))
+            self.bound[c] = np.inf
+        self.knn[c] = list(zip(d[part].tolist(), ids[part].tolist()))
 
-    def _set_nn(self, c: int, j: int, dist: float):
-        self.ver[c] += 1
-        self.nn[c] = j
-        self.nnd[c] = dist
-        heapq.heappush(self.heap, (float(dist), min(c, j), max(c, j), c, int(self.ver[c])))
+    def _refresh_head(self, c: int):
+        """Make nn[c] the first valid list entry (rebuilding the list if needed); push it if it changed."""
+        lst = self.knn[c]
+        bad = self.cl.get(c, ())
+        while lst and (not self.active[lst[0][1]] or lst[0][1] in bad):
+            lst.pop(0)
+        if not lst or lst[0][0] >= self.bound[c]:
+            self._build_knn(c)
+            lst = self.knn[c]
+        if not lst:
+            if self.nn[c] != -1:
+                self.ver[c] += 1
+                self.nn[c] = -1
+                self.nnd[c] = np.inf
+            return
+        dist, j = lst[0]
+        if self.nn[c] != j or self.nnd[c] != dist:
+            self.ver[c] += 1
+            self.nn[c] = j
+            self.nnd[c] = dist
+            heapq.heappush(self.heap, (dist, min(c, j), max(c, j), c, int(self.ver[c])))
 
     def _pop(self):
         while self.heap:
@@ -207,37 +246,45 @@ class _Merger:
                 return i, j
         return None
 
-    # -- exact test: may clusters i and j (same label) merge?
-    def _may_merge(self, i: int, j: int, idx: np.ndarray) -> bool:
+    # ------------------------------------------------------------------ exact merge test
+    def _separated_by(self, w, XM, XO) -> bool:
+        lo = float((XM @ w).min())
+        hi = float((XO @ w).max())
+        return (lo - hi) > _hull.SEP_RTOL * (abs(lo) + abs(hi) + float(np.linalg.norm(w)) * self._scale)
+
+    def _may_merge(self, i: int, j: int, idx: np.ndarray, pending: dict) -> bool:
         X = self.X
         XM = X[idx]
         L = self.lab[i]
         cM = (self.S[i] + self.S[j]) / (self.cnt[i] + self.cnt[j])
         rM = float(_dist_rows(XM, cM).max())
-        others = np.flatnonzero(self.active[: self.nxt] & (self.lab[: self.nxt] != L))
-        if others.size == 0:
-            return True
-        dc = _dist_rows(self.C[others], cM)
-        near = dc <= (rM + self.R[others]) * (1.0 + 1e-9) + 1e-300
-        self.stats["ball_pruned"] += int((~near).sum())
-        cand = others[near]
+        m = self.nxt
+        # 1. disjoint balls => disjoint hulls.  ||c_O - c_M||^2 by the expansion (one GEMV over the
+        #    contiguous centroid block, no copies), with a slack far above its rounding error so the
+        #    test stays conservative.
+        nM2 = float(cM @ cM)
+        d2 = self.N2[:m] + nM2 - 2.0 * (self.C[:m] @ cM)
+        slack = 1e-9 * (self.N2[:m] + nM2) + 1e-300
+        other = self.active[:m] & (self.lab[:m] != L)
+        near = other & (d2 - slack <= (rM + self.R[:m]) ** 2)
+        cand = np.flatnonzero(near)
+        self.stats["ball_pruned"] += int(other.sum()) - int(cand.size)
         if cand.size == 0:
             return True
         self.stats["candidates"] += int(cand.size)
-        # mean-difference direction w_O = c_M - c_O: separated iff min_M w.x > max_O w.y
+        # 2. mean-difference direction w_O = c_M - c_O separates iff min_M w.x > max_O w.y
         W = cM - self.C[cand]
         nW = np.linalg.norm(W, axis=1)
-        gaps = np.empty(cand.size)
+        lo = np.empty(cand.size)
         chunk = max(1, int(4_000_000 // max(1, XM.shape[0])))
         for s in range(0, cand.size, chunk):
-            gaps[s:s + chunk] = (XM @ W[s:s + chunk].T).min(axis=0)
+            lo[s:s + chunk] = (XM @ W[s:s + chunk].T).min(axis=0)
         sizes = self.cnt[cand]
         pts = np.concatenate([self.members[o] for o in cand])
         owner = np.repeat(np.arange(cand.size), sizes)
         proj = np.einsum("ij,ij->i", X[pts], W[owner])
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         hi = np.maximum.reduceat(proj, starts)
-        lo = gaps
         guard = _hull.SEP_RTOL * (np.abs(lo) + np.abs(hi) + nW * self._scale)
         sep = (lo - hi) > guard
         self.stats["mean_dir_pruned"] += int(sep.sum())
@@ -248,29 +295,69 @@ class _Merger:
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(nW[rest] > 0, (lo[rest] - hi[rest]) / nW[rest], -np.inf)
         order = rest[np.lexsort((cand[rest], score))]
-        for k in order:
-            o = int(cand[k])
+        for t in order:
+            o = int(cand[t])
+            XO = X[self.members[o]]
+            # 3. a separating direction cached for a part of M against O or a part of O
+            hit = None
+            for a in (i, j):
+                for b in (o,) + tuple(self.parts[o]):
+                    w = self.hp.get((a, b) if a < b else (b, a))
+                    if w is not None and self._separated_by(w, XM, XO):
+                        hit = w
+                        break
+                if hit is not None:
+                    break
+            if hit is not None:
+                self.stats["cache_pruned"] += 1
+                pending[o] = hit
+                continue
+            # 4. a few Wolfe iterations: a positive certified lower bound is a separating direction
+            _, lower, z = _hull.min_norm_point(XM, XO, max_iter=_QUICK_ITERS, stop_below=0.0)
+            nz = float(np.linalg.norm(z))
+            if lower > 0 and nz > 0 and self._separated_by(z / nz, XM, XO):
+                self.stats["wolfe_pruned"] += 1
+                pending[o] = z / nz
+                continue
+            # 5. the exact LP (constraint generation)
             self.stats["lp_pairs"] += 1
             st = {}
-            res = _hull.separate(XM, X[self.members[o]], W[k], stats=st)
+            res = _hull.separate(XM, XO, z if nz > 0 else W[t], stats=st)
             self.stats["lp"] += st.get("lp", 0)
             if res is None:
                 return False
+            pending[o] = res[0]
         return True
 
-    def _merge(self, i: int, j: int, idx: np.ndarray):
+    def _forget_hp(self, c: int):
+        for o in self.hp_of.pop(c, ()):
+            self.hp.pop((c, o) if c < o else (o, c), None)
+            s = self.hp_of.get(o)
+            if s is not None:
+                s.discard(c)
+
+    def _merge(self, i: int, j: int, idx: np.ndarray, pending: dict):
         k = self.nxt
         self.nxt += 1
         L = int(self.lab[i])
         self.members[k] = idx
+        self.parts[k] = (i, j)
         self.S[k] = self.S[i] + self.S[j]
         self.cnt[k] = self.cnt[i] + self.cnt[j]
         self.C[k] = self.S[k] / self.cnt[k]
+        self.N2[k] = float(self.C[k] @ self.C[k])
         self.R[k] = float(_dist_rows(self.X[idx], self.C[k]).max())
         self.lab[k] = L
         self.active[i] = self.active[j] = False
         self.active[k] = True
         self.members[i] = self.members[j] = None
+        # separating directions: keep those of k and of its parts, forget the grandchildren's
+        for g in self.parts[i] + self.parts[j]:
+            self._forget_hp(g)
+        for o, w in pending.items():
+            self.hp[(k, o) if k < o else (o, k)] = w
+            self.hp_of.setdefault(k, set()).add(o)
+            self.hp_of.setdefault(o, set()).add(k)
         ids = self.by_label[L]
         ids = ids[(ids != i) & (ids != j)]
         # cannot-links are inherited by the union
@@ -283,24 +370,28 @@ class _Merger:
                 s.discard(j)
                 s.add(k)
         self.by_label[L] = np.append(ids, k)
+        self.knn[i] = self.knn[j] = None
         self.stats["merges"] += 1
-        # neighbour lists
-        self._recompute_nn(k)
+        self._build_knn(k)
+        self._refresh_head(k)
         if ids.size:
             dk = _dist_rows(self.C[ids], self.C[k])
-            for c, dck in zip(ids.tolist(), dk.tolist()):
-                if self.nn[c] == i or self.nn[c] == j:
-                    self._recompute_nn(c)
-                elif c in cl:
-                    continue
-                elif self.nn[c] < 0 or dck < self.nnd[c] or (dck == self.nnd[c] and k < self.nn[c]):
-                    self._set_nn(c, k, dck)
+            nnv = self.nn[ids]
+            aff = np.flatnonzero((nnv == i) | (nnv == j) | (dk < self.bound[ids]))
+            for c, dck in zip(ids[aff].tolist(), dk[aff].tolist()):
+                if dck < self.bound[c] and c not in cl:
+                    lst = self.knn[c]
+                    bisect.insort(lst, (dck, k))
+                    if len(lst) > _KNN:
+                        self.bound[c] = lst.pop()[0]
+                self._refresh_head(c)
 
     def run(self):
         n = self.X.shape[0]
         self._scale = max(float(np.abs(self.X).max(initial=0.0)), 1e-300)
         for c in range(n):
-            self._recompute_nn(c)
+            self._build_knn(c)
+            self._refresh_head(c)
         bar = _progress(total=max(0, n - self.n_labels), enabled=self.show_progress, desc="DirectProbe merges",
                         leave=False)
         try:
@@ -310,17 +401,16 @@ class _Merger:
                     break
                 i, j = pair
                 idx = np.sort(np.concatenate([self.members[i], self.members[j]]))
-                if self._may_merge(i, j, idx):
-                    self._merge(i, j, idx)
+                pending: dict = {}
+                if self._may_merge(i, j, idx, pending):
+                    self._merge(i, j, idx, pending)
                     bar.update(1)
                 else:
                     self.stats["rejected"] += 1
                     self.cl.setdefault(i, set()).add(j)
                     self.cl.setdefault(j, set()).add(i)
-                    if self.nn[i] == j:
-                        self._recompute_nn(i)
-                    if self.nn[j] == i:
-                        self._recompute_nn(j)
+                    self._refresh_head(i)
+                    self._refresh_head(j)
         finally:
             bar.close()
         final = np.flatnonzero(self.active[: self.nxt])
@@ -410,6 +500,9 @@ class DirectProbe:
         Relative accuracy of the hull distances (Wolfe's algorithm duality gap).
     progress : bool
         Show a progress bar over the merges.
+    blas_threads : int or None
+        BLAS threads during the fit (default 1: the loop issues many small matrix-vector
+        products, for which extra threads only add contention; None leaves the setting alone).
 
     Fitted attributes
     -----------------
@@ -423,14 +516,21 @@ class DirectProbe:
     """
 
     def __init__(self, distance: str = "centroid", pairs: str = "all", tol: float = 1e-9,
-                 random_state=None, progress: bool = True):
+                 random_state=None, progress: bool = True, blas_threads: int | None = 1):
         self.distance = distance
         self.pairs = pairs
         self.tol = tol
         self.random_state = random_state   # unused: the algorithm is deterministic
         self.progress = progress
+        self.blas_threads = blas_threads
 
     def fit(self, X, y) -> "DirectProbe":
+        """Cluster (X, y) by Algorithm 1 and compute the hull distances (Eq. 2)."""
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X, y) -> "DirectProbe":
         check_in(self.distance, ("centroid",), "distance")
         check_in(self.pairs, ("all", "label_min"), "pairs")
         if not (isinstance(self.tol, (int, float)) and 0 < self.tol < 1):
@@ -529,6 +629,11 @@ class DirectProbe:
         """
         if not hasattr(self, "assignments_"):
             raise ValidationError("this DirectProbe is not fitted; call fit(X, y) first.")
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+            return self._nearest_cluster(X)
+
+    def _nearest_cluster(self, X):
         X = check_features(X, "X")
         if X.shape[1] != self.X_fit_.shape[1]:
             raise ValidationError(f"X has {X.shape[1]} features; the probe was fitted on {self.X_fit_.shape[1]}.")
