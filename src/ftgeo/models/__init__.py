@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -237,6 +238,15 @@ def _config_int(config: Any, *names: str) -> int:
     raise ValidationError(f"cannot read {names[0]} from the {type(config).__name__}")
 
 
+_CKPT = re.compile(r"^(checkpoint|step|epoch|ckpt)[-_]?\d+$|^(final|best|last)$")
+
+
+def folder_model_name(folder: str | Path) -> str:
+    """Display name of a model folder: its name, prefixed by its parent's for ``checkpoint-500``-like names."""
+    p = Path(folder)
+    return f"{p.parent.name}-{p.name}" if _CKPT.match(p.name) and p.parent.name else p.name
+
+
 def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false") or \
         os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0", "false")
@@ -293,7 +303,7 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
             raise DataNotFoundError(f"{source} is a folder without config.json; point at a Hugging Face "
                                     "model folder (save_pretrained output) or a packaged name "
                                     f"({', '.join(MODELS.names())})")
-        name = Path(source).name
+        name = folder_model_name(source)
     elif isinstance(name_or_path, Path) or raw.startswith((".", "/", "~")) or raw.count("/") > 1:
         raise DataNotFoundError(f"model folder {raw} does not exist; use an existing folder, a packaged name "
                                 f"({', '.join(MODELS.names())}) or a hub id")

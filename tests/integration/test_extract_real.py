@@ -1,0 +1,120 @@
+"""Real packaged models on real data (slow): MiniLM and SmolLM2 on SST-2 dev and UD English EWT words."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from ftgeo.data.base import Example, Target
+from ftgeo.extract import extract
+from ftgeo.extract.toy import ListTask
+from ftgeo.models import load_model
+
+pytestmark = pytest.mark.slow
+
+
+def _sst2(data_root):
+    try:
+        from ftgeo.data import load_task
+        task = load_task("sst2", data_root=data_root)
+        task.examples("dev")
+        return task
+    except Exception:  # the task loaders are another module; read the TSV directly if they are missing
+        with open(data_root / "sst2" / "dev.tsv", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+        return ListTask("sst2", "sentence", ["negative", "positive"],
+                        {"dev": [Example(f"dev-{i}", text=r["sentence"].strip(), label=int(r["label"]))
+                                 for i, r in enumerate(rows)]})
+
+
+def _ud(data_root, n_sent=20, relations=False):
+    import conllu
+    text = (data_root / "ud_english_ewt" / "en_ewt-ud-dev.conllu").read_text()
+    upos, rels, exs = [], [], []
+    for s in conllu.parse(text)[:n_sent]:
+        toks = [t for t in s if isinstance(t["id"], int)]
+        words = tuple(t["form"] for t in toks)
+        targets = []
+        for j, t in enumerate(toks):
+            if relations:
+                if t["head"] == 0:
+                    continue
+                lab = t["deprel"]
+                rels.append(lab) if lab not in rels else None
+                targets.append(Target((t["head"] - 1, j), rels.index(lab)))
+            else:
+                upos.append(t["upos"]) if t["upos"] not in upos else None
+                targets.append(Target((j,), upos.index(t["upos"])))
+        exs.append(Example(s.metadata["sent_id"], words=words, targets=tuple(targets)))
+    return ListTask("ud_deps" if relations else "ud_pos", "token", rels if relations else upos, {"dev": exs})
+
+
+def _unbatched(lm, text):
+    enc = lm.tokenizer(text, return_tensors="pt")
+    inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+    with torch.no_grad():
+        return torch.stack(lm.model(**inputs, output_hidden_states=True).hidden_states)[:, 0], enc
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_model("minilm-l6")
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    return load_model("smollm2-135m")
+
+
+def test_minilm_sst2_cls_and_ud_words(minilm, data_root, tmp_path):
+    task = _sst2(data_root)
+    store = extract(minilm, task, "dev", pooling="cls", out=tmp_path / "sst2", max_examples=48, dtype="float32",
+                    progress=False)
+    assert (store.n, store.dim, store.n_layers) == (48, 384, 7)
+    assert store.labels.tolist() == [ex.label for ex in task.examples("dev")[:48]]
+    for i in (0, 17, 47):
+        h, _ = _unbatched(minilm, task.examples("dev")[i].text)
+        np.testing.assert_allclose(store.layer(-1)[i], h[-1, 0].numpy(), atol=1e-4, rtol=0)
+
+    pos = _ud(data_root)
+    words = extract(minilm, pos, "dev", pooling="word", out=tmp_path / "pos", dtype="float32", progress=False)
+    total = sum(len(ex.targets) for ex in pos.examples("dev"))
+    assert words.n + words.manifest["dropped_targets"] == total and words.n > 200
+    ex = pos.examples("dev")[1]
+    h, _ = _unbatched(minilm, " ".join(ex.words))
+    enc = minilm.tokenizer(list(ex.words), is_split_into_words=True)  # BERT: same pieces as the joined text
+    wid = enc.word_ids()
+    row = list(words.ids).index(f"{ex.id}:4")
+    ref = h[:, [t for t, w in enumerate(wid) if w == 4]].mean(dim=1)
+    np.testing.assert_allclose(words.layer(3)[row], ref[3].numpy(), atol=1e-4, rtol=0)
+
+    deps = _ud(data_root, n_sent=10, relations=True)
+    pairs = extract(minilm, deps, "dev", pooling="pair", out=tmp_path / "deps", dtype="float32", progress=False)
+    assert pairs.dim == 768 and pairs.n == sum(len(e.targets) for e in deps.examples("dev"))
+
+
+def test_smollm2_gguf_cache_is_faithful_and_extracts(smollm, data_root, tmp_path):
+    from ftgeo.models import _smollm2_gguf
+    from transformers import AutoModel
+    gguf = _smollm2_gguf()
+    direct = AutoModel.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32).eval()
+    ids = smollm.tokenizer("it 's a charming and often affecting journey .", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        a = direct(input_ids=ids, output_hidden_states=True).hidden_states
+        b = smollm.model(input_ids=ids, output_hidden_states=True).hidden_states
+    assert len(b) == 31 and all(torch.equal(x, y) for x, y in zip(a, b))
+    assert smollm.is_decoder and smollm.tokenizer.pad_token == smollm.tokenizer.eos_token
+
+    task = _sst2(data_root)
+    store = extract(smollm, task, "dev", pooling="last", out=tmp_path / "sst2", max_examples=24, dtype="float32",
+                    batch_size=8, progress=False)
+    assert (store.n, store.dim, store.n_layers) == (24, 576, 31)
+    for i in (0, 23):
+        h, _ = _unbatched(smollm, task.examples("dev")[i].text)
+        np.testing.assert_allclose(store.layer(-1)[i], h[-1, -1].numpy(), atol=1e-3, rtol=1e-4)
+    pos = _ud(data_root, n_sent=8)
+    words = extract(smollm, pos, "dev", pooling="word", out=tmp_path / "pos", dtype="float16", progress=False)
+    assert words.n + words.manifest["dropped_targets"] == sum(len(e.targets) for e in pos.examples("dev"))
+    assert words.layer(0, dtype=None).dtype == np.float16 and np.isfinite(words.layer(-1)).all()
