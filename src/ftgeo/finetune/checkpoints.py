@@ -1,0 +1,117 @@
+"""Checkpoints of a fine-tuning run, in training order, for dynamics analyses.
+
+A model folder written by :func:`ftgeo.finetune.finetune` looks like::
+
+    <model folder>/
+      config.json, model.safetensors, tokenizer*, ftgeo_head.json[, ftgeo_head.safetensors]   final model
+      ftgeo_finetune.json     metadata: settings, head, checkpoints in order, final metrics, complete flag
+      metrics.csv             tidy table: step, epoch, split, metric, value
+      checkpoints/checkpoint-<step>/   HF folders (model + head + optimizer/scheduler/RNG/trainer state)
+
+Every checkpoint folder loads with :func:`ftgeo.models.load_model` (base model, for extraction)
+and :func:`ftgeo.finetune.load_finetuned` (model + head), like the final model.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftgeo.errors import DataNotFoundError
+
+META_FILE = "ftgeo_finetune.json"
+CKPT_META = "ftgeo_checkpoint.json"
+CHECKPOINT_DIR = "checkpoints"
+FORMAT = "ftgeo-finetune/1"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One saved checkpoint: optimizer step, (fractional) epoch, folder, eval metrics at that step."""
+
+    step: int
+    epoch: float
+    path: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """A short label for stores and plots: ``step-<step>``."""
+        return f"step-{self.step}"
+
+    def to_dict(self, root: Path | None = None) -> dict[str, Any]:
+        p = self.path
+        if root is not None:
+            try:
+                p = self.path.relative_to(root)
+            except ValueError:
+                pass
+        return {"step": self.step, "epoch": self.epoch, "path": str(p), "metrics": dict(self.metrics)}
+
+
+def read_meta(model_folder: str | Path) -> dict[str, Any] | None:
+    f = Path(model_folder) / META_FILE
+    if not f.is_file():
+        return None
+    return json.loads(f.read_text())
+
+
+def list_checkpoints(model_folder: str | Path, *, include_final: bool = False) -> list[Checkpoint]:
+    """The checkpoints of a fine-tuning run, ordered by step.
+
+    Reads ``ftgeo_finetune.json``; a run interrupted before writing it is read from the
+    ``checkpoints/checkpoint-*`` folders themselves. ``include_final=True`` appends the final
+    model folder as the last entry (its step is the last optimizer step; with early stopping its
+    weights are those of the best checkpoint).
+    """
+    root = Path(model_folder).expanduser().resolve()
+    if not root.is_dir():
+        raise DataNotFoundError(f"model folder {root} does not exist")
+    meta = read_meta(root)
+    out: list[Checkpoint] = []
+    if meta is not None and meta.get("checkpoints") is not None:
+        for c in meta["checkpoints"]:
+            p = Path(c["path"])
+            out.append(Checkpoint(int(c["step"]), float(c["epoch"]), p if p.is_absolute() else root / p,
+                                  dict(c.get("metrics") or {})))
+        out = [c for c in out if c.path.is_dir()]
+    else:
+        out = scan_checkpoints(root)
+    if not out and meta is None and not (root / CHECKPOINT_DIR).is_dir():
+        raise DataNotFoundError(f"{root} is not a fine-tuning model folder (no {META_FILE} and no "
+                                f"{CHECKPOINT_DIR}/); pass the folder `ftgeo finetune` wrote")
+    out.sort(key=lambda c: c.step)
+    if include_final and meta is not None and meta.get("complete"):
+        fin = meta.get("final") or {}
+        out.append(Checkpoint(int(fin.get("step", out[-1].step if out else 0)), float(fin.get("epoch", 0.0)), root,
+                              dict(fin.get("metrics") or {})))
+    return out
+
+
+def scan_checkpoints(root: Path) -> list[Checkpoint]:
+    """Checkpoints found on disk (``checkpoints/checkpoint-<step>`` with a trainer state)."""
+    out = []
+    base = Path(root) / CHECKPOINT_DIR
+    if not base.is_dir():
+        return out
+    for d in base.iterdir():
+        m = re.fullmatch(r"checkpoint-(\d+)", d.name)
+        if not m or not (d / "config.json").is_file():
+            continue
+        step, epoch, metrics = int(m.group(1)), 0.0, {}
+        if (d / CKPT_META).is_file():
+            info = json.loads((d / CKPT_META).read_text())
+            epoch, metrics = float(info.get("epoch", 0.0)), dict(info.get("metrics") or {})
+        elif (d / "trainer_state.json").is_file():
+            epoch = float(json.loads((d / "trainer_state.json").read_text()).get("epoch") or 0.0)
+        out.append(Checkpoint(step, epoch, d.resolve(), metrics))
+    out.sort(key=lambda c: c.step)
+    return out
+
+
+def last_checkpoint(root: Path) -> Path | None:
+    """The resumable checkpoint with the highest step (it must hold ``trainer_state.json``)."""
+    ok = [c for c in scan_checkpoints(root) if (c.path / "trainer_state.json").is_file()]
+    return ok[-1].path if ok else None

@@ -1,0 +1,414 @@
+"""``finetune``: one model, one task, one recipe -> a model folder with ordered checkpoints.
+
+Plan of one call:
+
+1. resolve the recipe (overrides applied), the task and its splits (``eval_split`` defaults to
+   ``dev``, then ``validation``, then ``test``), subsample train (``max_train_samples``, seeded)
+   and carve the held-out part (``heldout_fraction``, seeded);
+2. pick the model folder (``out``, or ``run/models/<name>``); a complete folder with the same
+   settings is returned as is, one with other settings raises
+   :class:`~ftgeo.errors.ManifestMismatchError` (``overwrite=True`` replaces it), a partial one
+   is resumed from its last checkpoint (``Trainer.train(resume_from_checkpoint=...)``);
+3. load the model with its head (``sequence`` for sentence/pair tasks, ``word``/``pair`` for
+   token tasks), tokenise exactly as extraction does, and train with :class:`FtgeoTrainer`;
+4. write the final model (with early stopping: the best held-out checkpoint's weights), the
+   metadata (``ftgeo_finetune.json``), ``metrics.csv`` and, in a run folder, the result
+   ``run/results/finetune__<name>``.
+
+Seeding: ``seed`` seeds the head initialisation, the data order (``Trainer``'s ``seed`` and
+``data_seed``), dropout, the subsample and the held-out split. Like ``Trainer`` itself,
+fine-tuning sets torch's global seed (``transformers.set_seed``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from ftgeo._atomic import write_json, write_text
+from ftgeo.errors import ManifestMismatchError, ValidationError
+from ftgeo.finetune.checkpoints import (CHECKPOINT_DIR, CKPT_META, FORMAT, META_FILE, Checkpoint, last_checkpoint,
+                                        read_meta)
+from ftgeo.finetune.recipes import Recipe, get_recipe
+
+EVAL_SPLIT_ORDER = ("dev", "validation", "valid", "test")
+
+
+def _resolve_task(task, data_root):
+    if isinstance(task, str):
+        from ftgeo.data import load_task
+        return load_task(task, data_root=data_root) if data_root is not None else load_task(task)
+    return task
+
+
+def default_eval_split(task, train_split: str) -> str:
+    splits = list(task.splits())
+    for s in EVAL_SPLIT_ORDER:
+        if s in splits and s != train_split:
+            return s
+    raise ValidationError(f"task {task.name!r} has no evaluation split (it has {splits}); pass eval_split= "
+                          f"one of them (not the train split {train_split!r})")
+
+
+def head_kind(task, train_examples: Sequence) -> str:
+    """``sequence`` (sentence and pair tasks), ``word`` or ``pair`` (token tasks)."""
+    if task.kind in ("sentence", "pair"):
+        return "sequence"
+    if task.kind == "token":
+        from ftgeo.finetune.heads import head_arity
+        return "word" if head_arity(train_examples) == 1 else "pair"
+    raise ValidationError(f"task {task.name!r} is {task.kind!r}: it has no labels to fine-tune on; pick a "
+                          "labelled task (sentence, pair or token kind)")
+
+
+def _default_name(display: str, task_name: str, recipe: Recipe, seed: int, max_train_samples: int | None) -> str:
+    from ftgeo.extract.core import _slug
+    parts = [_slug(display), _slug(task_name), recipe.name, f"s{seed}"]
+    if max_train_samples is not None:
+        parts.append(f"n{max_train_samples}")
+    return "__".join(parts)
+
+
+def _check_existing_head(model, task, kind: str) -> None:
+    """A fine-tuned folder whose sequence head has another label count cannot be reused as is."""
+    import json
+    p = Path(str(model)).expanduser()
+    if kind != "sequence" or not (p / "config.json").is_file():
+        return
+    cfg = json.loads((p / "config.json").read_text())
+    if any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or []):
+        n = len(cfg.get("id2label") or {}) or cfg.get("num_labels")
+        if n and n != task.num_labels:
+            raise ValidationError(f"{p} already has a {n}-label classification head and task {task.name!r} has "
+                                  f"{task.num_labels} labels; fine-tune from the pre-trained model instead")
+
+
+def _world_size() -> int:
+    return max(int(os.environ.get("WORLD_SIZE", "1") or 1), 1)
+
+
+def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: str | None = None,
+             data_root=None, train_split: str = "train", eval_split: str | None = None,
+             max_train_samples: int | None = None, max_eval_samples: int | None = None,
+             epochs: float | None = None, seed: int = 0, checkpoint_every: float | int | None = None,
+             overwrite: bool = False, progress: bool = True, logging_steps: int | None = None,
+             callbacks: Sequence[Any] = (), **overrides: Any):
+    """Fine-tune ``model`` on ``task`` with a named recipe; returns a :class:`FinetuneResult`.
+
+    Parameters
+    ----------
+    model : packaged name (``minilm-l6``, ``smollm2-135m``), HF folder or hub id.
+    task : a :class:`~ftgeo.data.base.Task` or a task name (loaded with ``data_root``).
+    recipe : ``gptology``, ``emergent`` or ``closer-look`` (``ftgeo list recipes``) or a
+        :class:`~ftgeo.finetune.recipes.Recipe`; ``**overrides`` replace any of its values
+        (``learning_rate``, ``batch_size``, ``gradient_accumulation_steps``, ``scheduler``,
+        ``warmup_ratio``, ``weight_decay``, ``layer_decay``, ``head_dropout``, ``heldout_fraction``,
+        ``early_stopping_patience``, ``max_length``, ``eval_batch_size``, ...).
+    out : a run folder / :class:`~ftgeo.run.RunDir` (the model goes to ``run/models/<name>``)
+        or the model folder itself.
+    name : the model folder's name inside a run (default ``<model>__<task>__<recipe>__s<seed>``).
+    max_train_samples : a seeded subsample of the training split.
+    max_eval_samples : the first N examples of the eval split.
+    epochs : number of epochs (default: the recipe's; ``closer-look`` uses 3 for base-size models).
+    checkpoint_every : optimizer steps (>= 1) or a fraction of an epoch (< 1); default once per epoch.
+    overwrite : replace a model folder written with other settings.
+    callbacks : extra ``transformers.TrainerCallback`` objects.
+    """
+    from ftgeo.data.base import fingerprint_examples
+    from ftgeo.extract.core import _is_run_folder, _model_identity
+    from ftgeo.run import RunDir
+
+    if isinstance(model, (str, Path)) and not str(model):
+        raise ValidationError("model is empty; pass a packaged name, a model folder or a hub id")
+    rec = get_recipe(recipe, **overrides)
+    if epochs is not None and (not isinstance(epochs, (int, float)) or epochs <= 0):
+        raise ValidationError(f"epochs={epochs!r} must be a positive number")
+    if checkpoint_every is not None and (not isinstance(checkpoint_every, (int, float)) or checkpoint_every <= 0):
+        raise ValidationError(f"checkpoint_every={checkpoint_every!r} must be a number of steps (>= 1) or a "
+                              "fraction of an epoch (0 < f < 1)")
+    if checkpoint_every is not None and checkpoint_every >= 1:
+        checkpoint_every = int(round(checkpoint_every))
+    if max_train_samples is not None and (not isinstance(max_train_samples, int) or max_train_samples < 1):
+        raise ValidationError(f"max_train_samples={max_train_samples!r} must be a positive integer or None")
+
+    # ---------------------------------------------------------------- data
+    task = _resolve_task(task, data_root)
+    if task.kind == "unlabelled":
+        raise ValidationError(f"task {task.name!r} is unlabelled (kind 'unlabelled'): there is nothing to "
+                              "fine-tune a classifier on; pick a labelled task")
+    splits = list(task.splits())
+    if train_split not in splits:
+        raise ValidationError(f"task {task.name!r} has no train split {train_split!r}; it has {splits}")
+    if eval_split is None:
+        eval_split = default_eval_split(task, train_split)
+    elif eval_split not in splits:
+        raise ValidationError(f"task {task.name!r} has no eval split {eval_split!r}; it has {splits} "
+                              "(pass eval_split= one of them)")
+    if task.num_labels < 2:
+        raise ValidationError(f"task {task.name!r} has {task.num_labels} label(s) {list(task.label_names)}; a "
+                              "classification head needs at least 2")
+    from ftgeo.finetune.data import check_labels, encode, n_targets, split_heldout, subsample
+    train_all = task.examples(train_split)
+    if not train_all:
+        raise ValidationError(f"task {task.name!r} split {train_split!r} is empty")
+    kind = head_kind(task, train_all)
+    train_ex = subsample(train_all, max_train_samples, seed)
+    train_ex, held_ex = split_heldout(train_ex, rec.heldout_fraction, seed)
+    eval_ex = task.examples(eval_split)
+    if max_eval_samples is not None:
+        eval_ex = eval_ex[:max_eval_samples]
+
+    # ---------------------------------------------------------------- where
+    display, ident, _ = _model_identity(model)
+    if _is_run_folder(out):
+        run = out if isinstance(out, RunDir) else RunDir(out)
+        name = name or _default_name(display, task.name, rec, seed, max_train_samples)
+        folder = run.models / name
+    else:
+        run, folder = None, Path(out)
+        name = name or folder.name
+    folder = folder.expanduser().resolve()
+    identity = {"format": FORMAT, "model": display, "model_id": ident, "task": task.name, "head": kind,
+                "train_split": train_split, "eval_split": eval_split, "recipe": rec.to_dict(),
+                "epochs": epochs, "seed": seed, "max_train_samples": max_train_samples,
+                "max_eval_samples": max_eval_samples, "checkpoint_every": checkpoint_every,
+                "train_fingerprint": fingerprint_examples(train_ex, task.label_names),
+                "eval_fingerprint": fingerprint_examples(eval_ex, task.label_names)}
+    from ftgeo import __version__
+    rank = int(os.environ.get("RANK", "0") or 0)
+    old = read_meta(folder)
+    if old is not None and old.get("identity") != identity:
+        if not overwrite:
+            diff = sorted(k for k in set(identity) | set(old.get("identity") or {})
+                          if identity.get(k) != (old.get("identity") or {}).get(k))
+            raise ManifestMismatchError(f"{folder} holds a fine-tuning run with other settings (differs in "
+                                        f"{', '.join(diff)}); pick another out/name or pass overwrite=True")
+        if rank == 0:
+            shutil.rmtree(folder)
+        old = None
+    elif old is None and folder.is_dir() and any(folder.iterdir()):
+        if overwrite and rank == 0:
+            shutil.rmtree(folder)
+        elif not overwrite and not (folder / CHECKPOINT_DIR).is_dir():
+            raise ValidationError(f"{folder} exists, is not empty and holds no {META_FILE}; pick an empty or new "
+                                  "folder, or pass overwrite=True")
+    if old is not None and old.get("complete"):
+        from ftgeo.finetune.result import FinetuneResult
+        return FinetuneResult.from_folder(folder)
+
+    # ---------------------------------------------------------------- model
+    import torch
+    import transformers
+    from ftgeo.finetune.heads import build_word_classifier
+    from ftgeo.models import load_model
+    transformers.set_seed(seed)
+    _check_existing_head(model, task, kind)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*newly initialized.*")
+        if kind == "sequence":
+            lm = load_model(model, head="sequence", label_names=task.label_names)
+            net = lm.model
+            if lm.is_decoder and getattr(net.config, "pad_token_id", None) is None:
+                net.config.pad_token_id = lm.tokenizer.pad_token_id
+        else:
+            lm = load_model(model)
+            if lm.head is not None:
+                raise ValidationError(f"{lm.name} is loaded with a {lm.head!r} head; pass its folder or name so "
+                                      "ftgeo can put a word head on the base model")
+            net = build_word_classifier(lm.model, num_labels=task.num_labels, arity=1 if kind == "word" else 2,
+                                        dropout=0.1 if rec.head_dropout is None else rec.head_dropout)
+    if lm.head not in (None, "sequence") or (kind == "sequence" and lm.head != "sequence"):
+        raise ValidationError(f"{lm.name} is loaded with head={lm.head!r}; a {task.kind} task needs a sequence "
+                              "head: pass the model's name or folder instead of a loaded model")
+    dropout = _apply_head_dropout(net, rec.head_dropout) if kind == "sequence" else rec.head_dropout
+    n_params = sum(p.numel() for p in net.parameters())
+    n_epochs = float(epochs) if epochs is not None else rec.epochs_for(n_params)
+    head_meta = {"kind": kind, "num_labels": task.num_labels, "label_names": list(task.label_names),
+                 "dropout": dropout, "is_decoder": lm.is_decoder, "pooling": _head_pooling(kind, lm.is_decoder),
+                 "hidden_size": lm.hidden_size, "n_layers": lm.n_layers, "base_model": display,
+                 "task": task.name, "recipe": rec.name}
+
+    # ---------------------------------------------------------------- features
+    t_tok = time.perf_counter()
+    train_f, dropped = encode(lm, task, train_ex, kind=kind, max_length=rec.max_length)
+    held_f, _ = encode(lm, task, held_ex, kind=kind, max_length=rec.max_length) if held_ex else ([], 0)
+    eval_f, dropped_eval = encode(lm, task, eval_ex, kind=kind, max_length=rec.max_length)
+    for feats, where in ((train_f, f"{task.name}/{train_split}"), (held_f, "held-out part of train"),
+                         (eval_f, f"{task.name}/{eval_split}")):
+        check_labels(feats, task.num_labels, where)
+    if not train_f:
+        raise ValidationError(f"{task.name}/{train_split} gives no training examples"
+                              + (f" ({dropped} word targets were cut by max_length={rec.max_length})" if dropped else ""))
+    if not eval_f:
+        raise ValidationError(f"{task.name}/{eval_split} gives no evaluation examples")
+    t_tok = time.perf_counter() - t_tok
+
+    # ---------------------------------------------------------------- trainer
+    from transformers import TrainingArguments
+    from ftgeo.finetune.data import Collator
+    from ftgeo.finetune.trainer import EarlyStopping, FtgeoTrainer, MetadataCallback, ScheduleCallback
+
+    world = _world_size()
+    batches = math.ceil(len(train_f) / (rec.batch_size * world))
+    steps_per_epoch = max(math.ceil(batches / rec.gradient_accumulation_steps), 1)
+    if logging_steps is None:
+        logging_steps = max(1, min(50, math.ceil(steps_per_epoch / 5)))
+    no_bar = (not progress) or os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
+    sched = {"linear": "linear", "constant": "constant_with_warmup", "slanted_triangular": "linear"}[rec.scheduler]
+    args = TrainingArguments(
+        output_dir=str(folder / CHECKPOINT_DIR), per_device_train_batch_size=rec.batch_size,
+        per_device_eval_batch_size=rec.eval_batch_size, gradient_accumulation_steps=rec.gradient_accumulation_steps,
+        num_train_epochs=n_epochs, learning_rate=rec.learning_rate, weight_decay=rec.weight_decay,
+        adam_beta1=rec.adam_beta1, adam_beta2=rec.adam_beta2, adam_epsilon=rec.adam_epsilon,
+        max_grad_norm=rec.max_grad_norm, lr_scheduler_type=sched, warmup_steps=rec.warmup_ratio,
+        seed=seed, data_seed=seed, eval_strategy="no", save_strategy="no", save_total_limit=None,
+        logging_strategy="steps", logging_steps=logging_steps, report_to="none", disable_tqdm=no_bar,
+        remove_unused_columns=False, dataloader_num_workers=0, optim="adamw_torch",
+        use_cpu=not torch.cuda.is_available(), ddp_find_unused_parameters=False,
+    )
+    split_names = {"eval": eval_split}
+    eval_sets = {"eval": eval_f}
+    if held_f:
+        eval_sets["heldout"] = held_f
+        split_names["heldout"] = "heldout"
+    ftgeo_state: dict[str, Any] = {"recipe": rec, "n_layers": lm.n_layers, "num_labels": task.num_labels,
+                                   "eval_sets": eval_sets, "tokenizer": lm.tokenizer, "head_meta": head_meta}
+    checkpoints: list[Checkpoint] = []
+    if old is not None:
+        checkpoints = [Checkpoint(int(c["step"]), float(c["epoch"]), folder / c["path"], dict(c.get("metrics") or {}))
+                       for c in old.get("checkpoints") or [] if (folder / c["path"]).is_dir()]
+    created = (old or {}).get("created") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    meta: dict[str, Any] = {"format": FORMAT, "identity": identity, "complete": False, "created": created,
+                            "ftgeo_version": __version__, "head": head_meta, "n_params": n_params,
+                            "epochs": n_epochs, "steps_per_epoch": steps_per_epoch, "world_size": world,
+                            "n_train_examples": len(train_ex), "n_heldout_examples": len(held_ex),
+                            "n_eval_examples": len(eval_ex), "n_train_targets": n_targets(train_f),
+                            "n_eval_targets": n_targets(eval_f), "dropped_targets": {"train": dropped,
+                                                                                     "eval": dropped_eval},
+                            "splits": split_names, "name": name, "model_source": lm.source,
+                            "checkpoints": [c.to_dict(folder) for c in checkpoints]}
+
+    def on_checkpoint(step: int, epoch: float, path: Path, metrics: dict) -> None:
+        info = {"step": step, "epoch": round(epoch, 6), "metrics": _clean_metrics(metrics)}
+        write_json(path / CKPT_META, info)
+        ck = Checkpoint(step, round(epoch, 6), path, info["metrics"])
+        checkpoints[:] = [c for c in checkpoints if c.step != step] + [ck]
+        checkpoints.sort(key=lambda c: c.step)
+        meta["checkpoints"] = [c.to_dict(folder) for c in checkpoints]
+        write_json(folder / META_FILE, meta)
+        _write_metrics(folder, trainer.state.log_history, split_names)
+
+    early = EarlyStopping(rec.early_stopping_patience) if rec.early_stopping_patience else None
+    cbs = [ScheduleCallback(checkpoint_every), MetadataCallback(on_checkpoint)] + ([early] if early else [])
+    trainer = FtgeoTrainer(model=net, args=args, train_dataset=train_f, data_collator=Collator(
+        lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0, kind),
+        callbacks=cbs + list(callbacks), ftgeo=ftgeo_state)
+    if no_bar:
+        from transformers.trainer_callback import PrinterCallback
+        trainer.remove_callback(PrinterCallback)
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / META_FILE, meta)
+    last = last_checkpoint(folder) if (folder / CHECKPOINT_DIR).is_dir() else None
+    resume = str(last) if last is not None else None
+    if resume is not None:
+        meta["resumed_from"] = Path(resume).name
+    t0 = time.perf_counter()
+    out = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - t0
+
+    # ---------------------------------------------------------------- final model
+    best = None
+    if early is not None and early.best_step is not None:
+        best_ck = next((c for c in checkpoints if c.step == early.best_step), None)
+        if best_ck is None:
+            best_ck = next((c for c in list_on_disk(folder) if c.step == early.best_step), None)
+        if best_ck is not None:
+            best = best_ck
+            if best_ck.step != trainer.state.global_step:
+                trainer._load_from_checkpoint(str(best_ck.path))
+    final_metrics = trainer.evaluate_sets()
+    trainer.save_model(str(folder))
+    trainer.accelerator.wait_for_everyone()
+    if rank == 0:
+        meta.update(complete=True, train_seconds=round(seconds, 3), tokenize_seconds=round(t_tok, 3),
+                    global_step=trainer.state.global_step, train_loss=float(out.training_loss),
+                    param_groups=ftgeo_state.get("param_groups"),
+                    final={"step": trainer.state.global_step, "epoch": round(float(trainer.state.epoch or 0), 6),
+                           "metrics": _clean_metrics(final_metrics),
+                           "best_checkpoint": best.to_dict(folder) if best else None,
+                           "stopped_early": bool(early is not None and trainer.state.global_step < trainer.state.max_steps)},
+                    max_steps=trainer.state.max_steps,
+                    finished=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        _write_metrics(folder, trainer.state.log_history, split_names)
+        write_json(folder / META_FILE, meta)
+    trainer.accelerator.wait_for_everyone()
+    from ftgeo.finetune.result import FinetuneResult
+    result = FinetuneResult.from_folder(folder)
+    if run is not None and rank == 0:
+        result.save(run.result_dir(f"finetune__{name}"))
+    return result
+
+
+def list_on_disk(folder: Path) -> list[Checkpoint]:
+    from ftgeo.finetune.checkpoints import scan_checkpoints
+    return scan_checkpoints(folder)
+
+
+def _clean_metrics(metrics: dict) -> dict:
+    out = {}
+    for k, v in (metrics or {}).items():
+        if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool) \
+                and not k.endswith(("runtime", "per_second")):
+            out[k] = float(v)
+    return out
+
+
+def _write_metrics(folder: Path, log_history, split_names: dict[str, str]) -> None:
+    from ftgeo.finetune.metrics import tidy_log
+    df = tidy_log(log_history, split_names)
+    import io
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    write_text(folder / "metrics.csv", buf.getvalue())
+
+
+def _head_pooling(kind: str, is_decoder: bool) -> str:
+    """The extraction pooling whose last-layer vectors the head reads."""
+    if kind == "word":
+        return "word"
+    if kind == "pair":
+        return "pair"
+    return "last" if is_decoder else "cls"
+
+
+def _apply_head_dropout(model, p: float | None) -> float | None:
+    """Dropout ``p`` on the pooled vector before a sequence classifier; returns the dropout in effect.
+
+    Encoders with a ``dropout`` module before ``classifier`` (BERT) get its rate changed (and
+    ``config.classifier_dropout`` recorded); decoders' ``score`` layers get a forward pre-hook that
+    applies dropout in training mode only (nothing is added to the saved weights).
+    """
+    import torch
+    if p is None:
+        d = getattr(model, "dropout", None)
+        return float(d.p) if isinstance(d, torch.nn.Dropout) else None
+    d = getattr(model, "dropout", None)
+    if isinstance(d, torch.nn.Dropout) and hasattr(model, "classifier"):
+        d.p = float(p)
+        model.config.classifier_dropout = float(p)
+        return float(p)
+    score = getattr(model, "score", None) or getattr(model, "classifier", None)
+    if score is None:
+        raise ValidationError(f"{type(model).__name__}: cannot find the classifier layer to put dropout before")
+
+    def hook(module, args):
+        return (torch.nn.functional.dropout(args[0], float(p), module.training),) + tuple(args[1:])
+
+    score.register_forward_pre_hook(hook)
+    return float(p)
