@@ -1,13 +1,10 @@
 """Real packaged models on real data (slow): MiniLM and SmolLM2 on SST-2 dev and UD English EWT words."""
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 import torch
 
-from ftgeo.data.base import Example, Target
 from ftgeo.extract import extract
 from ftgeo.extract.toy import ListTask
 from ftgeo.models import load_model
@@ -16,39 +13,15 @@ pytestmark = pytest.mark.slow
 
 
 def _sst2(data_root):
-    try:
-        from ftgeo.data import load_task
-        task = load_task("sst2", data_root=data_root)
-        task.examples("dev")
-        return task
-    except Exception:  # the task loaders are another module; read the TSV directly if they are missing
-        with open(data_root / "sst2" / "dev.tsv", newline="") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-        return ListTask("sst2", "sentence", ["negative", "positive"],
-                        {"dev": [Example(f"dev-{i}", text=r["sentence"].strip(), label=int(r["label"]))
-                                 for i, r in enumerate(rows)]})
+    from ftgeo.data import load_task
+    return load_task("sst2", data_root=data_root)
 
 
 def _ud(data_root, n_sent=20, relations=False):
-    import conllu
-    text = (data_root / "ud_english_ewt" / "en_ewt-ud-dev.conllu").read_text()
-    upos, rels, exs = [], [], []
-    for s in conllu.parse(text)[:n_sent]:
-        toks = [t for t in s if isinstance(t["id"], int)]
-        words = tuple(t["form"] for t in toks)
-        targets = []
-        for j, t in enumerate(toks):
-            if relations:
-                if t["head"] == 0:
-                    continue
-                lab = t["deprel"]
-                rels.append(lab) if lab not in rels else None
-                targets.append(Target((t["head"] - 1, j), rels.index(lab)))
-            else:
-                upos.append(t["upos"]) if t["upos"] not in upos else None
-                targets.append(Target((j,), upos.index(t["upos"])))
-        exs.append(Example(s.metadata["sent_id"], words=words, targets=tuple(targets)))
-    return ListTask("ud_deps" if relations else "ud_pos", "token", rels if relations else upos, {"dev": exs})
+    """The first ``n_sent`` dev sentences of UD English EWT as ud_pos / ud_dep."""
+    from ftgeo.data import load_task
+    task = load_task("ud_dep" if relations else "ud_pos", data_root=data_root)
+    return ListTask(task.name, "token", task.label_names, {"dev": task.examples("dev")[:n_sent]})
 
 
 def _unbatched(lm, text):
@@ -87,7 +60,9 @@ def test_minilm_sst2_cls_and_ud_words(minilm, data_root, tmp_path):
     enc = minilm.tokenizer(list(ex.words), is_split_into_words=True)  # BERT: same pieces as the joined text
     wid = enc.word_ids()
     row = list(words.ids).index(f"{ex.id}:4")
-    ref = h[:, [t for t, w in enumerate(wid) if w == 4]].mean(dim=1)
+    w4 = ex.targets[4].word_indices[0]
+    ref = h[:, [t for t, w in enumerate(wid) if w == w4]].mean(dim=1)
+    assert words.labels[row] == ex.targets[4].label
     np.testing.assert_allclose(words.layer(3)[row], ref[3].numpy(), atol=1e-4, rtol=0)
 
     deps = _ud(data_root, n_sent=10, relations=True)

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import ftgeo
 from ftgeo.errors import DataNotFoundError, ManifestMismatchError, ValidationError
@@ -188,3 +189,15 @@ def test_words_cut_by_max_length_are_dropped_and_counted(bert, tmp_path):
     assert cut.manifest["dropped_targets"] == full.n - len(kept) > 0
     # a kept word's vector differs from the untruncated one only through attention to fewer words; ids line up
     assert set(cut.ids) < set(full.ids)
+
+
+def test_extract_runs_in_eval_mode_and_restores_training(tmp_path):
+    lm = tiny_model("bert", seed=7)
+    ref = extract(lm, sentence_task(6), "dev", pooling="mean", out=tmp_path / "a", dtype="float32", progress=False)
+    for m in lm.model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.5
+    lm.model.train()  # as a fine-tuning loop might leave it
+    again = extract(lm, sentence_task(6), "dev", pooling="mean", out=tmp_path / "b", dtype="float32", progress=False)
+    np.testing.assert_array_equal(again.layer(-1), ref.layer(-1))  # dropout was off
+    assert lm.model.training

@@ -124,6 +124,15 @@ def _dist():
     return dist.get_rank(), dist.get_world_size(), dist.barrier
 
 
+def _default_device(world: int) -> str:
+    import torch
+    if not torch.cuda.is_available():
+        return "cpu"
+    if world > 1:
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+    return "cuda"
+
+
 def _after_chunk(k: int) -> None:
     """Called after chunk ``k`` is on disk (tests patch it to simulate a crash)."""
 
@@ -285,7 +294,7 @@ def _forward_chunk(lm, items: list[_Item], pooling: str, batch_size: int, *, bar
 def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128, batch_size: int = 32,
             dtype: str = "float16", checkpoint: str | None = None, max_examples: int | None = None,
             data_root=None, overwrite: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE,
-            progress: bool = True) -> RepresentationStore:
+            device: str | None = None, progress: bool = True) -> RepresentationStore:
     """Extract every layer's pooled representations of ``task``/``split`` into a store.
 
     Parameters
@@ -304,6 +313,8 @@ def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128
     max_examples : keep only the first N examples of the split.
     overwrite : replace a store written with other settings instead of raising.
     chunk_size : at most this many output rows per resumable chunk.
+    device : where to run the forward passes. Default: a model given as a ``LoadedModel`` stays
+        where it is; a model loaded here goes to this rank's accelerator (CUDA if available) or the CPU.
 
     Returns the opened :class:`~ftgeo.extract.store.RepresentationStore`.
     """
@@ -361,8 +372,13 @@ def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128
             return RepresentationStore(path)
 
     # -- load the model, tokenise, plan
-    from ftgeo.models import load_model
+    from ftgeo.models import LoadedModel, load_model
+    given = isinstance(model, LoadedModel)
     lm = load_model(model)
+    if device is None and not given:
+        device = _default_device(world)
+    if device is not None:
+        lm.model.to(device)
     if pooling == "cls" and lm.is_decoder:
         raise ValidationError(f"pooling='cls' on the decoder {lm.name!r} would take the first token, which attends "
                               "to nothing after it; use pooling='last' or 'mean'")
@@ -396,6 +412,8 @@ def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128
     t0 = time.perf_counter()
     bar = _progress(total=todo_examples, enabled=progress and rank == 0, unit="ex",
                     desc=f"extract {display} {task.name}/{split} {pooling}")
+    was_training = lm.model.training
+    lm.model.eval()  # no dropout, whatever state a fine-tuning loop left the model in
     try:
         dtype_np = np.dtype(dtype)
         for k in mine:
@@ -408,6 +426,7 @@ def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128
             _after_chunk(k)
     finally:
         bar.close()
+        lm.model.train(was_training)
     manifest["seconds"] = round(time.perf_counter() - t0, 3)
     barrier()
     if rank == 0:

@@ -20,6 +20,7 @@ Packaged models (no network needed) are listed in :data:`MODELS` (``ftgeo list m
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -341,7 +342,7 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
             load_kwargs["label2id"] = {n: i for i, n in enumerate(names)}
         if tokenizer.pad_token_id is not None:
             load_kwargs["pad_token_id"] = tokenizer.pad_token_id
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _hf_progress_off():
         warnings.filterwarnings("ignore", message=".*newly initialized.*")
         try:
             model = cls.from_pretrained(source, **load_kwargs)
@@ -351,6 +352,22 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
                                    f"packaged name ({', '.join(MODELS.names())})") from None
             raise
     return _wrap(model, tokenizer, name=name, source=source, head=head, decoder=decoder)
+
+
+@contextlib.contextmanager
+def _hf_progress_off():
+    """Silence transformers' own progress bars when ftgeo's are off (``FTGEO_NO_PROGRESS=1``)."""
+    if os.environ.get("FTGEO_NO_PROGRESS", "") in ("", "0"):
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
 
 
 def _wrap(model, tokenizer, *, name: str, source: str, head: str | None, decoder: bool | None = None) -> LoadedModel:
