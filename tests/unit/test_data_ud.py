@@ -62,3 +62,46 @@ def test_pud_dep_structure(pud_dep, data_root):
 def test_pud_dep_full_relations(data_root):
     t = load_task("ud_dep", data_root=data_root, treebank="pud", relations="full")
     assert len(t.label_names) == 46 and "nmod:poss" in t.label_names  # 47 minus root
+
+
+def test_ewt_dep_heads_match_the_file(data_root):
+    t = load_task("ud_dep", data_root=data_root)
+    dev = t.examples("dev")
+    assert len(dev) == 2001
+    assert len(t.label_names) == 35  # the 36 base relations of EWT train (PROVENANCE), minus root
+    sents = list(read_conllu(data_root / "ud_english_ewt" / "en_ewt-ud-dev.conllu"))
+    n_roots = sum(s.heads.count(0) for s in sents)
+    assert sum(len(e.targets) for e in dev) == 25147 - n_roots
+    for s, e in zip(sents[:200], dev[:200]):
+        assert e.id == s.sent_id and list(e.words) == s.words
+        for tg in e.targets:
+            h, d = tg.word_indices
+            assert 0 <= h < len(e.words) and s.heads[d] == h + 1
+            assert t.label_names[tg.label] == s.deprels[d].split(":")[0]
+
+
+def test_pud_derived_split_by_sentence(data_root):
+    t = load_task("ud_pos", data_root=data_root, treebank="pud", derive_splits=True, holdout=0.1)
+    assert t.splits() == ["train", "test"]
+    train, test = t.examples("train"), t.examples("test")
+    assert (len(train), len(test)) == (900, 100)
+    assert {e.id for e in train}.isdisjoint(e.id for e in test)
+    assert sum(len(e.targets) for e in train + test) == 21180
+    again = load_task("ud_pos", data_root=data_root, treebank="pud", derive_splits=True, holdout=0.1)
+    assert [e.id for e in again.examples("test")] == [e.id for e in test]
+
+
+def test_pud_has_no_train_without_derive(data_root):
+    from ftgeo.errors import DataNotFoundError
+    t = load_task("ud_pos", data_root=data_root, treebank="pud")
+    with pytest.raises(DataNotFoundError, match=r"task 'ud_pos': split 'train' is missing locally \(only test "
+                                                 r"exist\(s\), in .*ud_english_pud\)\. Pass derive_splits=True"):
+        t.examples("train")
+
+
+def test_bad_treebank_and_relations(data_root):
+    from ftgeo.errors import ValidationError
+    with pytest.raises(ValidationError, match=r"treebank='gum' is not one of \['ewt', 'pud'\]"):
+        load_task("ud_pos", data_root=data_root, treebank="gum")
+    with pytest.raises(ValidationError, match=r"relations='enhanced' is not one of \['base', 'full'\]"):
+        load_task("ud_dep", data_root=data_root, relations="enhanced")

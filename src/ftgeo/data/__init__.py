@@ -57,6 +57,7 @@ for _name, _target, _help in _ENTRIES:
     TASKS.register(_name, lazy=_target, help=_help)
 
 _SOURCES = ("auto", "local", "hub")
+_HUB_ONLY_IDS = ("dbpedia_14", "trec")  # plain hub ids that are not task names (see ftgeo.data.hub.KNOWN)
 
 
 def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
@@ -89,7 +90,7 @@ def _split_name(name: str) -> tuple[str, dict]:
             if not value:
                 raise ValidationError(f"task name {name!r} needs something after {prefix!r}, e.g. {prefix}path/x")
             return task, {key: value}
-    if "/" in name and name not in TASKS:
+    if name not in TASKS and ("/" in name or name in _HUB_ONLY_IDS):
         return "hub", {"id": name}
     return name, {}
 

@@ -175,13 +175,18 @@ class FileTask(Task):
         out: list[Example] = []
         used: dict[int, int] = {}
         n_targets = 0
+        interned: dict[tuple, Target] = {}  # Target is frozen: equal targets can share one object
         for r in rows:
             if self.kind == "token":
-                targets = tuple(Target(tuple(ix), enc(lab, r.id)) for ix, lab in r.targets)
-                for t in targets:
-                    used[t.label] = used.get(t.label, 0) + 1
-                n_targets += len(targets)
-                out.append(Example(id=r.id, words=r.words, targets=targets))
+                tl = []
+                for ix, lab in r.targets:
+                    key = (ix, lab)
+                    t = interned.get(key)
+                    if t is None:
+                        t = interned[key] = Target(tuple(ix), enc(lab, r.id))
+                    tl.append(t)
+                n_targets += len(tl)
+                out.append(Example(id=r.id, words=r.words, targets=tuple(tl)))
             elif self.kind == "unlabelled":
                 out.append(Example(id=r.id, text=r.text, label=UNLABELLED))
             else:
@@ -189,6 +194,9 @@ class FileTask(Task):
                 if lab != UNLABELLED:
                     used[lab] = used.get(lab, 0) + 1
                 out.append(Example(id=r.id, text=r.text, text_pair=r.text_pair, label=lab))
+        if self.kind == "token":
+            for t in interned.values():
+                used[t.label] = 1
         if self.kind == "token" and n_targets == 0:
             raise ValidationError(f"task {self.name!r}: split {split!r} has {len(out)} sentences but no targets"
                                   + (f" (read from {where})" if where else "") + "; check the file and the options.")

@@ -17,6 +17,7 @@ Words are the syntactic words of CoNLL-U: multiword-token range lines (``3-4``) 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -52,66 +53,82 @@ def read_conllu(path: Path, *, min_columns: int = 10) -> Iterator[Sentence]:
     Raises :class:`ValidationError` with the line number on a malformed line (too few columns,
     non-integer ID or HEAD, IDs that do not run 1..n).
     """
-    sent_id: str | None = None
-    start: int | None = None
-    words: list[str] = []
-    upos: list[str] = []
-    heads: list[int] = []
-    deprels: list[str] = []
-    extra: list[list[str]] = []
-
-    def flush() -> Sentence:
-        nonlocal sent_id, start, words, upos, heads, deprels, extra
-        sent = Sentence(sent_id or f"{path.name}:{start}", start or 0, words, upos, heads, deprels, extra)
-        sent_id, start, words, upos, heads, deprels, extra = None, None, [], [], [], [], []
-        return sent
-
     with open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if words:
-                    yield flush()
-                sent_id, start = None, None
-                continue
-            if start is None:
-                start = lineno
-            if line.startswith("#"):
-                if line.startswith("# sent_id"):
+        text = fh.read()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    lineno = 1  # line number of the block's first line
+    for block in re.split(r"\n[ \t]*\n", text):
+        lines = block.split("\n")
+        n_lines = len(lines)
+        block_start = lineno
+        lineno += n_lines + 1
+        k0 = 0
+        while k0 < n_lines and not lines[k0].strip():  # leading blank lines (e.g. several blank lines)
+            k0 += 1
+        lines = lines[k0:]
+        if not lines:
+            continue
+        start = block_start + k0
+        sent_id = None
+        rows = []
+        for line in lines:
+            if line[:1] == "#":
+                if sent_id is None and line.startswith("# sent_id"):
                     sent_id = line.split("=", 1)[1].strip() if "=" in line else line[9:].strip()
-                continue
-            cols = line.split("\t")
-            if len(cols) < min_columns:
-                raise ValidationError(f"{path}:{lineno}: expected {min_columns} tab-separated CoNLL-U columns, "
-                                      f"got {len(cols)}; is this a CoNLL-U file?")
-            wid = cols[0]
-            if "-" in wid or "." in wid:
+            elif line:
+                rows.append(line.split("\t"))
+        if not rows:
+            continue
+        if min(map(len, rows)) < min_columns:
+            _raise_at(path, start, lines, min_columns)
+        skipped = [r[0] for r in rows if not r[0].isdigit()]
+        if skipped:
+            if not all("-" in w or "." in w for w in skipped):
+                _raise_at(path, start, lines, min_columns)
+            rows = [r for r in rows if r[0].isdigit()]
+        n = len(rows)
+        if [r[0] for r in rows] != [str(i) for i in range(1, n + 1)] or not all(r[6].isdigit() for r in rows):
+            _raise_at(path, start, lines, min_columns)
+        yield Sentence(sent_id or f"{path.name}:{start}", start, [r[1] for r in rows], [r[3] for r in rows],
+                       [int(r[6]) for r in rows], [r[7] for r in rows],
+                       [r[10:] for r in rows] if min_columns > 10 else [])
+
+
+def _raise_at(path: Path, start: int, lines: list[str], min_columns: int) -> None:
+    """Find the first malformed line of a sentence block and raise with its line number."""
+    expected = 1
+    for k, line in enumerate(lines):
+        lineno = start + k
+        if not line or line[0] == "#":
+            continue
+        cols = line.split("\t")
+        if len(cols) < min_columns:
+            raise ValidationError(f"{path}:{lineno}: expected {min_columns} tab-separated CoNLL-U columns, "
+                                  f"got {len(cols)}; is this a CoNLL-U file?")
+        wid = cols[0]
+        if not wid.isdigit():
+            if re.fullmatch(r"\d+-\d+|\d+\.\d+", wid):
                 continue  # multiword-token range or empty node
-            try:
-                i = int(wid)
-                head = int(cols[6]) if cols[6] != "_" else -1
-            except ValueError:
-                raise ValidationError(f"{path}:{lineno}: ID {wid!r} / HEAD {cols[6]!r} must be integers") from None
-            if i != len(words) + 1:
-                raise ValidationError(f"{path}:{lineno}: word ID {i} out of order (expected {len(words) + 1}); "
-                                      "is a blank line missing between sentences?")
-            words.append(cols[1])
-            upos.append(cols[3])
-            heads.append(head)
-            deprels.append(cols[7])
-            if len(cols) > 10:
-                extra.append(cols[10:])
-        if words:
-            yield flush()
+            raise ValidationError(f"{path}:{lineno}: word ID {wid!r} must be an integer, a range (3-4) or an "
+                                  "empty node (5.1)")
+        if int(wid) != expected:
+            raise ValidationError(f"{path}:{lineno}: word ID {wid} out of order (expected {expected}); "
+                                  "is a blank line missing between sentences?")
+        if not cols[6].isdigit():
+            raise ValidationError(f"{path}:{lineno}: HEAD {cols[6]!r} must be a non-negative integer")
+        expected += 1
+    raise ValidationError(f"{path}:{start}: malformed sentence block")  # pragma: no cover
 
 
 def pos_examples(path: Path, split: str) -> list[RawExample]:
     out = []
+    known = set(UPOS)
     for s in read_conllu(path):
-        for k, tag in enumerate(s.upos):
-            if tag not in UPOS:
-                raise ValidationError(f"{path}:{s.line}: sentence {s.sent_id}, word {k + 1} has UPOS {tag!r}, "
-                                      f"not one of the 17 UD tags")
+        if not known.issuperset(s.upos):
+            k, tag = next((k, t) for k, t in enumerate(s.upos) if t not in known)
+            raise ValidationError(f"{path}:{s.line}: sentence {s.sent_id}, word {k + 1} has UPOS {tag!r}, "
+                                  f"not one of the 17 UD tags")
         out.append(RawExample(id=s.sent_id, words=tuple(s.words),
                               targets=[((k,), tag) for k, tag in enumerate(s.upos)]))
     return out
