@@ -40,9 +40,13 @@ def _offline() -> bool:
     return env_flag("HF_HUB_OFFLINE") or env_flag("HF_DATASETS_OFFLINE")
 
 
+def _has_datasets() -> bool:
+    return importlib.util.find_spec("datasets") is not None
+
+
 def hub_available() -> bool:
     """True when `datasets` is installed and no offline flag is set (used by ``source="auto"``)."""
-    return importlib.util.find_spec("datasets") is not None and not _offline()
+    return _has_datasets() and not _offline()
 
 
 def resolve_id(hub_id: str) -> tuple[str, str | None, dict]:
@@ -99,7 +103,7 @@ def load_hub(hub_id: str, *, task_name: str | None = None, config: str | None = 
     where = f"{path}" + (f" ({config})" if config else "")
     local_hint = "or use the local copy (source='local', data_root=...)" if task_name and task_name != hub_id \
         else "or use a local file (load_task('file:PATH', ...))"
-    if importlib.util.find_spec("datasets") is None:
+    if not _has_datasets():
         raise OfflineError(f"loading {hub_id!r} from the Hugging Face hub needs the `datasets` package "
                            f"(pip install datasets), {local_hint}.")
     import datasets

@@ -53,7 +53,7 @@ def _format_of(path: Path, fmt: str | None) -> str:
 
 def _column_error(path: Path, what: str, col: str, have: Sequence[str], line: int | None = None) -> ValidationError:
     close = difflib.get_close_matches(col, list(have), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = f"; did you mean {close[0]!r}?" if close else "."
     where = f"{path}:{line}" if line else str(path)
     return ValidationError(f"{where}: {what}={col!r} is not a column of the file{hint} Columns: {', '.join(have)}")
 
