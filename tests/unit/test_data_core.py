@@ -61,3 +61,22 @@ def test_stratified_holdout_is_seeded_disjoint_and_stratified():
     assert stratified_holdout(strata, 0.2, seed=1) != (kept, held)
     with pytest.raises(ValidationError, match="holdout must be strictly between 0 and 1"):
         stratified_holdout(strata, 1.5, seed=0)
+
+
+def test_task_spec_in_name_roundtrips(data_root):
+    from ftgeo.data import parse_task_spec
+    assert parse_task_spec("ud_dep[treebank=pud, relations=full]") == ("ud_dep", {"treebank": "pud",
+                                                                                "relations": "full"})
+    assert parse_task_spec("qnli[derive_splits=true,holdout=0.1,seed=3]") == (
+        "qnli", {"derive_splits": True, "holdout": 0.1, "seed": 3})
+    assert parse_task_spec("ps_role[lexcats=P|INF.P]") == ("ps_role", {"lexcats": ("P", "INF.P")})
+    assert parse_task_spec("sst2") == ("sst2", {})
+    t = load_task("ud_pos", data_root=data_root, treebank="pud", derive_splits=True, holdout=0.1)
+    assert t.name == "ud_pos[derive_splits=true,holdout=0.1,treebank=pud]"
+    again = load_task(t.name, data_root=data_root)
+    assert again.name == t.name and again.fingerprint("test") == t.fingerprint("test")
+    assert load_task("ud_pos", data_root=data_root, treebank="ewt").name == "ud_pos"  # defaults are left out
+    with pytest.raises(ValidationError, match=r"option 'treebank' is given both in the task name and as an argument"):
+        load_task("ud_pos[treebank=pud]", data_root=data_root, treebank="ewt")
+    with pytest.raises(ValidationError, match=r"task spec 'ud_pos\[pud\]': 'pud' is not key=value"):
+        load_task("ud_pos[pud]", data_root=data_root)

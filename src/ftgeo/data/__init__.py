@@ -8,7 +8,9 @@
 Names (``ftgeo list tasks``): the registered tasks below; ``file:PATH`` (a csv/tsv/jsonl file,
 with ``text_column=``/``text_pair_column=``/``label_column=``); ``conllu:PATH`` (a CoNLL-U file,
 POS or, with ``target="dep"``, dependency relations); ``hub:ID`` or any id with a ``/``
-(``glue/sst2``) for a Hugging Face hub dataset. ``source="hub"`` loads a registered task from
+(``glue/sst2``) for a Hugging Face hub dataset. Options can also ride in the name,
+``ud_dep[treebank=pud,relations=full]`` (handy on the command line); every loaded task is named
+that way (non-default options only), so ``load_task(task.name, data_root=...)`` rebuilds it. ``source="hub"`` loads a registered task from
 the hub instead of the local data root; ``source="auto"`` (default) prefers the local copy and
 falls back to the hub only when the local files are missing and the hub is reachable.
 
@@ -19,13 +21,14 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import re
 from pathlib import Path
 
 from ftgeo.data.base import UNLABELLED, Example, Target, Task, TaskKind
 from ftgeo.errors import DataNotFoundError, ValidationError
 from ftgeo.registry import Registry
 
-__all__ = ["TASKS", "load_task", "resolve_data_root", "Task", "Example", "Target", "TaskKind", "UNLABELLED"]
+__all__ = ["TASKS", "load_task", "resolve_data_root", "parse_task_spec", "canonical_name", "Task", "Example", "Target", "TaskKind", "UNLABELLED"]
 
 TASKS: Registry = Registry("task")
 
@@ -119,6 +122,11 @@ def load_task(name: str, *, data_root: str | os.PathLike | None = None, source: 
         raise ValidationError(f"task name must be a non-empty string; got {name!r}")
     if source not in _SOURCES:
         raise ValidationError(f"source={source!r} is not one of {list(_SOURCES)}.")
+    name, inline = parse_task_spec(name)
+    clash = [k for k in inline if k in options]
+    if clash:
+        raise ValidationError(f"option {clash[0]!r} is given both in the task name and as an argument; give it once")
+    options = {**inline, **options}
     task_name, implied = _split_name(name)
     factory = TASKS.get(task_name)  # unknown name -> UnknownNameError with "did you mean"
     valid = task_options(task_name)
@@ -133,4 +141,66 @@ def load_task(name: str, *, data_root: str | os.PathLike | None = None, source: 
     clash = [k for k in implied if k in options]
     if clash:
         raise ValidationError(f"task name {name!r} already gives {clash[0]}=...; do not pass it again")
-    return factory(data_root=data_root, source=source, **implied, **options)
+    task = factory(data_root=data_root, source=source, **implied, **options)
+    if task_name == name and isinstance(task, Task):
+        task.name = canonical_name(task_name, options)
+    return task
+
+
+_SPEC = re.compile(r"([^\[\]]+)\[([^\[\]]*)\]")
+
+
+def _parse_value(text: str):
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(text.strip())
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _format_value(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if v is not None else "none"
+    if isinstance(v, (list, tuple)):
+        return "|".join(str(x) for x in v)
+    return str(v)
+
+
+def parse_task_spec(spec: str) -> tuple[str, dict]:
+    """Split ``"ud_dep[treebank=pud,relations=full]"`` into ``("ud_dep", {"treebank": "pud", ...})``.
+
+    Values are read as bool (``true``/``false``), ``none``, int, float, else str; ``a|b`` is a tuple
+    (e.g. ``lexcats=P|PRON.POSS``). A name without brackets comes back unchanged with no options.
+    """
+    if not spec.endswith("]") or "[" not in spec:
+        return spec, {}
+    m = _SPEC.fullmatch(spec)
+    if m is None:
+        raise ValidationError(f"cannot read the task spec {spec!r}; write NAME[key=value,key=value]")
+    out: dict = {}
+    for part in filter(None, (p.strip() for p in m.group(2).split(","))):
+        if "=" not in part:
+            raise ValidationError(f"task spec {spec!r}: {part!r} is not key=value")
+        k, v = part.split("=", 1)
+        out[k.strip()] = tuple(_parse_value(x) for x in v.split("|")) if "|" in v else _parse_value(v)
+    return m.group(1), out
+
+
+def canonical_name(name: str, options: dict) -> str:
+    """``name`` plus the options that differ from the task's defaults, as ``name[k=v,...]`` (sorted keys).
+
+    :func:`load_task` names every task this way, so two tasks with different options get different
+    names (and different representation stores), and ``load_task(task.name)`` rebuilds the task.
+    """
+    params = inspect.signature(TASKS.get(name)).parameters
+    diff = {k: v for k, v in options.items()
+            if k in params and params[k].default is not inspect.Parameter.empty and v != params[k].default}
+    if not diff:
+        return name
+    return f"{name}[{','.join(f'{k}={_format_value(diff[k])}' for k in sorted(diff))}]"
