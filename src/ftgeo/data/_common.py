@@ -204,6 +204,7 @@ class FileTask(Task):
             only = labels[next(iter(used))]
             raise ValidationError(f"task {self.name!r}: split {split!r} has a single class ({only!r}); a labelled "
                                   "split needs at least two classes. Check the label column / file.")
+        self._raw.pop(split, None)  # the encoded examples are cached by the base class; free the raw rows
         return out
 
     def _setup_derived(self, source: str, holdout: float, seed: int) -> None:
