@@ -108,3 +108,25 @@ def test_run_projection_and_isotropy(tmp_path):
     assert t.isoscore.iloc[-1] < 0.6                     # the rogue dimension makes the space anisotropic
     assert (tmp_path / "figures" / "isotropy_layers.png").is_file()
     assert set_names([a, a]) == ["pre:toy/train#0", "pre:toy/train#1"]
+
+
+def test_isotropy_runner_marks_constant_layer_nan_and_keeps_going(tmp_path):
+    """MiniLM's [CLS] embedding layer is the same vector for every input: IsoScore is undefined there,
+    but the other layers must still be scored (and the note kept for the report)."""
+    import warnings as _w
+
+    from ftgeo.reps import InMemoryRepresentations
+    from ftgeo.runners.geometry import run_isotropy
+
+    rng = np.random.default_rng(0)
+    const = np.tile(rng.normal(size=(1, 8)), (50, 1))
+    iso = rng.normal(size=(50, 8))
+    reps = InMemoryRepresentations([const, iso], labels=np.arange(50) % 2)
+    with _w.catch_warnings(record=True):
+        _w.simplefilter("always")
+        res = run_isotropy(reps, run=None, names=["m"])
+    t = res.table("isotropy")
+    assert np.isnan(t.loc[t.layer == 0, "isoscore"]).all()
+    assert t.loc[t.layer == 0, "avg_cosine"].iloc[0] == pytest.approx(1.0)
+    assert t.loc[t.layer == 1, "isoscore"].iloc[0] > 0.3
+    assert "layer 0: IsoScore undefined" in res.meta["notes"][0]

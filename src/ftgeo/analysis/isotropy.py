@@ -37,7 +37,11 @@ def pca_variances(X) -> np.ndarray:
         s = np.linalg.svd(Xc, compute_uv=False)
         ev = np.zeros(d)
         ev[: s.size] = s ** 2 / (n - 1)
-    return np.clip(ev, 0.0, None)
+    # variances below the float64 resolution of X's scale are rounding noise of the centring
+    # (e.g. identical rows), not spread: treat them as exactly zero
+    tol = max(n, d) * np.finfo(np.float64).eps * float(np.abs(X).max()) ** 2
+    ev[ev <= tol] = 0.0
+    return ev
 
 
 def isoscore(X) -> float:

@@ -338,15 +338,21 @@ def run_isotropy(*reps, run: RunDir | str | None = None, layers=None, n_pairs: i
     if not reps:
         raise ValidationError("run_isotropy needs at least one representation set")
     nm = set_names(reps, names)
-    rows = []
+    rows, notes = [], []
     for n, r in zip(nm, reps):
         for l in _layers(r, layers):
             X = r.layer(l, dtype=np.float64)
-            rows.append({"set": n, "layer": l, "isoscore": isoscore(X),
+            try:
+                iso = isoscore(X)
+            except ValidationError as exc:  # e.g. the [CLS] embedding layer: the same vector for every input
+                iso = float("nan")
+                notes.append(f"{n} layer {l}: IsoScore undefined ({exc})")
+                warnings.warn(notes[-1], stacklevel=2)
+            rows.append({"set": n, "layer": l, "isoscore": iso,
                          "avg_cosine": average_cosine(X, n_pairs, random_state=random_state),
                          "n": X.shape[0], "d": X.shape[1]})
     result = IsotropyResult(tables={"isotropy": pd.DataFrame(rows)},
-                            meta={"n_pairs": n_pairs, "random_state": random_state, "sets": nm})
+                            meta={"n_pairs": n_pairs, "random_state": random_state, "sets": nm, "notes": notes})
 
     def draw(run, name):
         from ftgeo.plot.geometry import IsotropyDisplay

@@ -1,0 +1,49 @@
+"""``ftgeo study NAME [NAME ...]``: run whole papers' studies in one run folder."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+
+def add_study_arguments(p: argparse.ArgumentParser) -> None:
+    """One flag per :class:`~ftgeo.studies.base.StudySpec` field (flags beat --config beat defaults)."""
+    from ftgeo.studies.base import StudySpec
+    p.add_argument("--run", default=None, metavar="DIR", help="run folder (default runs/<model>-<task>)")
+    p.add_argument("--config", default=None, metavar="FILE", help="YAML/TOML/JSON with StudySpec fields")
+    for f in dataclasses.fields(StudySpec):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, dest=f.name, action="store_const", const=True, default=None)
+        else:
+            p.add_argument(flag, dest=f.name, default=None, help=f"(default {f.default!r})")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def spec_from_args(args: argparse.Namespace, **defaults):
+    from ftgeo.studies.base import StudySpec
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(StudySpec)}
+    for k, v in defaults.items():
+        if flags.get(k) is None:
+            flags[k] = v
+    return StudySpec.resolve(args.config, **flags)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="gptology, emergent and/or closer-look")
+    add_study_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ftgeo.studies import run_study
+    spec = spec_from_args(args)
+    run_folder = args.run or f"runs/{spec.model}-{spec.task}".replace("/", "_")
+    ctx = run_study(args.studies, spec, run_folder, progress=not args.no_progress)
+    return _finish(ctx)
+
+
+def _finish(ctx) -> int:
+    print(f"report: {ctx.run.report}")
+    if ctx.failed:
+        print(f"{len(ctx.failed)} step(s) failed: " + "; ".join(f"{s.study}/{s.step}: {s.error}" for s in ctx.failed))
+        return 1
+    return 0

@@ -1,0 +1,172 @@
+"""What every study shares: its typed spec and a context that fine-tunes and extracts once.
+
+A study chains the public functions of ftgeo (``finetune`` -> ``extract`` -> ``runners.*`` ->
+``report``) for one paper's set of analyses. :class:`StudyContext` remembers what it already
+made in the run folder, so the three studies of one run share one fine-tuned model and one set
+of extracted representations, and rerunning a study after an interruption resumes: fine-tuning
+resumes from its last checkpoint, extraction from its last chunk, and finished steps are cache hits.
+"""
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from ftgeo import _atomic
+from ftgeo.config import Spec
+from ftgeo.errors import ValidationError
+from ftgeo.run import RunDir
+
+
+@dataclass(frozen=True)
+class StudySpec(Spec):
+    """Settings of a study run (every field is a CLI flag of ``ftgeo study`` / ``ftgeo demo``)."""
+
+    model: str = "minilm-l6"
+    task: str = "sst2"
+    data_root: str | None = None
+    pooling: str | None = None          # default: "last" for decoders, "cls" for encoders
+    train_split: str = "train"
+    eval_split: str = "dev"
+    max_train_examples: int = 2000      # fine-tuning subsample and train-split representations
+    max_eval_examples: int | None = None
+    recipe: str = "closer-look"
+    epochs: float = 2.0
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    max_length: int = 64
+    checkpoint_every: float | None = 0.5  # fraction of an epoch (< 1) or steps (>= 1); None = only the final model
+    general_corpus: str = "brown"       # out-of-domain PCA corpus (Emergent properties)
+    max_general_examples: int = 2000
+    probe_layers: str = "0,2,4,6"       # layers for the MLP-probe grid (every layer is slow on CPU)
+    directprobe_points: int = 600       # stratified subsample for DirectProbe per set
+    seed: int = 0
+    skip_finetune: bool = False         # analyse the pretrained model only
+
+    def validate(self) -> None:
+        for name in ("max_train_examples", "max_length", "max_general_examples", "directprobe_points"):
+            if getattr(self, name) < 1:
+                raise ValidationError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if self.epochs <= 0:
+            raise ValidationError(f"epochs must be > 0; got {self.epochs}")
+
+
+@dataclass
+class StepRecord:
+    study: str
+    step: str
+    status: Literal["ok", "failed"]
+    seconds: float
+    error: str = ""
+
+
+class StudyContext:
+    """Run-folder state shared by the studies of one run: the fine-tuned model and extracted sets."""
+
+    def __init__(self, spec: StudySpec, run: RunDir | str | Path, *, progress: bool = True):
+        self.spec = spec
+        self.run = (run if isinstance(run, RunDir) else RunDir(run)).ensure()
+        self.progress = progress
+        self.steps: list[StepRecord] = []
+        self._finetuned = None
+        self._reps: dict[tuple, Any] = {}
+        self._task = None
+        self._decoder: bool | None = None
+        _atomic.write_text(self.run.config, _yaml(spec.to_dict()))
+
+    # ------------------------------------------------------------------ data and models
+    @property
+    def task(self):
+        if self._task is None:
+            from ftgeo.data import load_task
+            self._task = load_task(self.spec.task, data_root=self.spec.data_root)
+        return self._task
+
+    @property
+    def pooling(self) -> str:
+        if self.spec.pooling:
+            return self.spec.pooling
+        if self._decoder is None:
+            from ftgeo.models import load_model
+            self._decoder = load_model(self.spec.model).is_decoder
+        return "last" if self._decoder else "cls"
+
+    def finetuned(self):
+        """The fine-tuning result (fine-tunes on first call; resumes or reuses what is on disk)."""
+        if self._finetuned is None:
+            from ftgeo.finetune import finetune
+            s = self.spec
+            overrides = {k: v for k, v in (("learning_rate", s.learning_rate), ("batch_size", s.batch_size))
+                         if v is not None}
+            self._finetuned = finetune(
+                s.model, self.task, recipe=s.recipe, out=self.run, data_root=s.data_root,
+                train_split=s.train_split, eval_split=s.eval_split, max_train_samples=s.max_train_examples,
+                epochs=s.epochs, seed=s.seed, checkpoint_every=s.checkpoint_every, max_length=s.max_length,
+                progress=self.progress, **overrides)
+        return self._finetuned
+
+    def reps(self, which: str = "pretrained", split: str | None = None, *, task=None, model=None,
+             checkpoint: str | None = None, max_examples: int | None = None, pooling: str | None = None):
+        """Extract (or reuse) the representations of ``split`` from the pretrained or fine-tuned model."""
+        from ftgeo.extract import extract
+        split = split or self.spec.eval_split
+        task = task if task is not None else self.task
+        if max_examples is None:
+            max_examples = self.spec.max_train_examples if split == self.spec.train_split else self.spec.max_eval_examples
+        if model is None:
+            model = self.spec.model if which == "pretrained" else str(self.finetuned().model_dir)
+            checkpoint = checkpoint if which == "pretrained" else (checkpoint or "final")
+        key = (str(model), checkpoint, getattr(task, "name", task), split, pooling, max_examples)
+        if key not in self._reps:
+            self._reps[key] = extract(model, task, split, pooling=pooling or self.pooling, out=self.run,
+                                      max_length=self.spec.max_length, checkpoint=checkpoint,
+                                      max_examples=max_examples, data_root=self.spec.data_root,
+                                      progress=self.progress)
+        return self._reps[key]
+
+    # ------------------------------------------------------------------ steps
+    def step(self, study: str, name: str, fn: Callable[[], Any]) -> Any:
+        """Run one analysis step; a failure is recorded (and printed) and the study goes on."""
+        import time
+        t0 = time.perf_counter()
+        try:
+            out = fn()
+        except Exception as exc:  # noqa: BLE001 - reported in steps.csv, the report and the exit code
+            self.steps.append(StepRecord(study, name, "failed", time.perf_counter() - t0,
+                                         f"{type(exc).__name__}: {exc}"))
+            print(f"[{study}] {name} FAILED: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+            return None
+        self.steps.append(StepRecord(study, name, "ok", time.perf_counter() - t0))
+        print(f"[{study}] {name}: done in {self.steps[-1].seconds:.1f} s")
+        return out
+
+    def save_steps(self) -> Path:
+        import pandas as pd
+
+        table = pd.DataFrame([dataclasses.asdict(s) for s in self.steps])
+        res = StudyStepsResult(tables={"steps": table}, meta={"failed": int((table.status == "failed").sum()) if len(table) else 0})
+        return res.save(self.run.result_dir("study_steps"))
+
+    @property
+    def failed(self) -> list[StepRecord]:
+        return [s for s in self.steps if s.status == "failed"]
+
+
+from ftgeo.results import Result  # noqa: E402
+
+
+class StudyStepsResult(Result):
+    """What each study step did, how long it took and why it failed (if it did)."""
+
+    kind = "study_steps"
+
+    def summary(self):
+        return self.table("steps")
+
+
+def _yaml(d: dict) -> str:
+    import yaml
+    return yaml.safe_dump(d, sort_keys=False)

@@ -1,0 +1,42 @@
+"""The main job: all three studies on the packaged MiniLM encoder and SST-2, plus the packaged
+SmolLM2 decoder's rogue dimension, in one run folder with one HTML report.
+
+Sized for a 2-core CPU machine (about 10-15 minutes): MiniLM fine-tuned on 2,000 SST-2 training
+sentences for 2 epochs with checkpoints every half epoch; representations of those 2,000
+sentences and of all 872 dev sentences; SmolLM2 (30 x 576) on 300 dev sentences.
+"""
+from __future__ import annotations
+
+from ftgeo.studies import run_study
+from ftgeo.studies.base import StudyContext, StudySpec
+
+DEMO_DEFAULTS = dict(model="minilm-l6", task="sst2", max_train_examples=2000, epochs=2.0,
+                     checkpoint_every=0.5, max_length=64, learning_rate=1e-4)
+DECODER = "smollm2-135m"
+DECODER_EXAMPLES = 300
+
+
+def run_demo(spec: StudySpec, run, *, decoder: bool = True, progress: bool = True) -> StudyContext:
+    """Run the demo; returns the study context (``.failed`` lists failed steps)."""
+    ctx = run_study(["gptology", "emergent", "closer-look"], spec, run, report=False, progress=progress)
+    if decoder:
+        decoder_showcase(ctx)
+    ctx.save_steps()
+    from ftgeo.report import write_report
+    write_report(ctx.run, title=f"ftgeo demo: {spec.model} and {DECODER} on {spec.task}")
+    return ctx
+
+
+def decoder_showcase(ctx: StudyContext) -> None:
+    """Pretrained SmolLM2 last-token representations of SST-2 dev: rogue dimensions, isotropy, CKA."""
+    from ftgeo.runners import geometry as g
+
+    reps = ctx.step("decoder", f"extract {DECODER}", lambda: ctx.reps(
+        "pretrained", ctx.spec.eval_split, model=DECODER, max_examples=DECODER_EXAMPLES, pooling="last"))
+    if reps is None:
+        return
+    ctx.step("decoder", "rogue", lambda: g.run_rogue(reps, run=ctx.run, names=[DECODER], name="rogue_decoder"))
+    ctx.step("decoder", "isotropy", lambda: g.run_isotropy(reps, run=ctx.run, names=[DECODER],
+                                                          name="isotropy_decoder"))
+    ctx.step("decoder", "cka", lambda: g.run_cka(reps, run=ctx.run, names=[DECODER], name="cka_decoder",
+                                                progress=ctx.progress))
