@@ -1,0 +1,486 @@
+"""A fast, exact L2-regularised softmax (multinomial logistic regression) classifier, batched.
+
+Matton & de Oliveira ("Emergent Properties of Finetuned Language Representation Models", 2019)
+score representations with a linear softmax classifier on standardised features. This module
+solves the same problem as scikit-learn's ``LogisticRegression(penalty="l2", C=C, solver="lbfgs")``
+behind a ``StandardScaler``:
+
+    minimise_W,b   sum_i  -log softmax(W^T z_i + b)_{y_i}  +  1/(2C) * ||W||_F^2          (1)
+
+with ``z_i`` the standardised features (population std, as StandardScaler) and the intercept
+``b`` not penalised. For two classes, as in scikit-learn, one logistic vector ``w`` is fitted
+(``p(y=1|z) = sigmoid(w^T z + b)``, penalty ``||w||^2 / (2C)``); for K >= 3 the full K-column
+multinomial model (1).
+
+:func:`fit_logreg_batch` solves B independent problems of this form at once by Newton-Raphson
+with the exact Hessian,
+
+    H = sum_i m_i (x_i x_i^T) (x) (diag(p_i) - p_i p_i^T) + diag(pen)/C                   (2)
+
+(``(x)`` the Kronecker product, ``m_i`` 0/1 sample weights, ``x_i = [1, z_i]``) and a batched
+backtracking (Armijo) line search. A 1- to 10-feature problem has at most a few dozen
+parameters, so B = (candidates x folds) Newton systems are tiny, and converge (quadratically)
+in a handful of iterations; the work is a few batched matrix products over the examples. The
+direction that adds the same constant to every class intercept leaves the softmax unchanged and
+is a null direction of (2); it is removed by adding ``1 1^T`` to the intercept block of the
+Hessian (the gradient is orthogonal to it, so the iterates keep ``sum_k b_k = 0``).
+
+:class:`SoftmaxClassifier` is the estimator for one problem (Newton for few parameters,
+L-BFGS on the same objective for many, e.g. 768 dimensions).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ftgeo._checks import check_features, check_labels
+from ftgeo.errors import ValidationError
+
+__all__ = ["fit_candidates", "fit_logreg_batch", "fit_logreg_batch_t", "predict_batch", "predict_batch_t", "standardize_stats", "SoftmaxClassifier", "encode_labels"]
+
+
+def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, codes)``: the sorted distinct labels and ``y`` as indices 0..K-1 into them."""
+    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    return classes, codes.astype(np.int64)
+
+
+def standardize_stats(X: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population std (ddof=0) of each column over ``rows``; a zero std becomes 1
+    (scikit-learn's StandardScaler convention)."""
+    Xr = X if rows is None else X[rows]
+    mu = Xr.mean(axis=0)
+    sd = Xr.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    return mu, sd
+
+
+# ----------------------------------------------------------------------------- batched Newton
+def _loss_and_probs(Z, codes, binary):
+    """Per-example loss (B, n) and probabilities from scores Z (B, K', n) (classes on axis 1)."""
+    if binary:
+        z = Z[:, 0]
+        loss = np.logaddexp(0.0, z)
+        loss -= np.where(codes == 1, z, 0.0)
+        P = 1.0 / (1.0 + np.exp(-z))
+        return loss, P[:, None]
+    zmax = Z[:, 0].copy()
+    for k in range(1, Z.shape[1]):
+        np.maximum(zmax, Z[:, k], out=zmax)
+    E = np.exp(Z - zmax[:, None])
+    S = E[:, 0].copy()
+    for k in range(1, Z.shape[1]):
+        S += E[:, k]
+    zy = np.take_along_axis(Z, np.broadcast_to(codes[None, None, :], (Z.shape[0], 1, Z.shape[2])), axis=1)[:, 0]
+    loss = np.log(S) + zmax - zy
+    E /= S[:, None]
+    return loss, E
+
+
+def fit_logreg_batch_t(XT: np.ndarray, codes: np.ndarray, n_classes: int, *, C: float = 1.0,
+                       pen: np.ndarray | None = None, weights: np.ndarray | None = None,
+                       W0: np.ndarray | None = None, max_iter: int = 50, tol: float = 1e-10,
+                       return_info: bool = False):
+    """:func:`fit_logreg_batch` on transposed data ``XT`` (B, q, n) -- the layout the solver uses
+    internally (class and feature axes before the example axis, so every reduction is over
+    contiguous rows and every product a plain batched GEMM)."""
+    XT = np.asarray(XT, dtype=np.float64)
+    if XT.ndim != 3:
+        raise ValidationError(f"XT must be (batch, q, n) with the intercept row first; got shape {XT.shape}")
+    B, q, n = XT.shape
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.shape != (n,):
+        raise ValidationError(f"codes must have shape ({n},); got {codes.shape}")
+    K = int(n_classes)
+    if K < 2:
+        raise ValidationError("a classifier needs at least 2 classes")
+    if codes.min(initial=0) < 0 or codes.max(initial=0) >= K:
+        raise ValidationError(f"codes must lie in 0..{K - 1}")
+    binary = K == 2
+    Kp = 1 if binary else K
+    p = q * Kp
+    if pen is None:
+        pen = np.ones(q)
+        pen[0] = 0.0
+    pen = np.broadcast_to(np.asarray(pen, dtype=np.float64), (B, q)).copy()
+    onehotT = (codes == 1).astype(np.float64)[None] if binary else np.eye(K)[codes].T  # (K', n)
+    W = np.zeros((B, q, Kp)) if W0 is None else np.array(W0, dtype=np.float64).reshape(B, q, Kp).copy()
+    wts = None if weights is None else np.broadcast_to(np.asarray(weights, dtype=np.float64), (B, n))
+    reg_diag = (pen[:, :, None] / C * np.ones(Kp)).reshape(B, p)  # parameter index a*K' + k
+    eyeK = np.eye(Kp)
+
+    def objective(Z, Wx, penx, wx):
+        loss, P = _loss_and_probs(Z, codes, binary)
+        if wx is not None:
+            loss = loss * wx
+        return loss.sum(axis=1) + 0.5 / C * np.einsum("bq,bqk->b", penx, Wx * Wx), P
+
+    Z = np.matmul(np.swapaxes(W, 1, 2), XT)  # (B, K', n)
+    f, P = objective(Z, W, pen, wts)
+    dec = np.full(B, np.inf)
+    active = np.arange(B)
+    it = 0
+    for it in range(1, max_iter + 1):
+        a = active
+        full = a.size == B
+        Xa = XT if full else XT[a]
+        Wa = W if full else W[a]
+        Pa = P if full else P[a]
+        wa = None if wts is None else (wts if full else wts[a])
+        pena = pen if full else pen[a]
+        b_ = a.size
+        R = Pa - onehotT  # (b, K', n)
+        if wa is not None:
+            R = R * wa[:, None]
+            Xw = Xa * np.sqrt(wa)[:, None]
+        else:
+            Xw = Xa
+        G = np.matmul(Xa, np.swapaxes(R, 1, 2)) + (pena[:, :, None] / C) * Wa  # (b, q, K')
+        if binary:
+            s = Pa[:, 0] * (1.0 - Pa[:, 0])
+            H = np.matmul(Xw * s[:, None], np.swapaxes(Xw, 1, 2))
+        else:
+            # U[(a,k), i] = sqrt(m_i) x_ia p_ik;  H = sum_i m_i x_i x_i^T (x) (diag p_i - p_i p_i^T)   (2)
+            U = (Xw[:, :, None, :] * Pa[:, None, :, :]).reshape(b_, p, n)
+            H = -np.matmul(U, np.swapaxes(U, 1, 2))
+            A = np.matmul(Xw, np.swapaxes(U, 1, 2)).reshape(b_, q, q, Kp)  # sum_i m_i x_ic x_ia p_ik
+            H += np.einsum("bcak,kl->bakcl", A, eyeK).reshape(b_, p, p)
+            H[:, :Kp, :Kp] += 1.0  # removes the softmax null direction of the unpenalised intercepts
+        H[:, np.arange(p), np.arange(p)] += reg_diag[a]
+        g = G.reshape(b_, p)
+        try:
+            step = np.linalg.solve(H, g[:, :, None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.stack([np.linalg.lstsq(h, v, rcond=None)[0] for h, v in zip(H, g)])
+        lam2 = np.einsum("bp,bp->b", g, step)  # squared Newton decrement
+        dec[a] = lam2
+        step = step.reshape(b_, q, Kp)
+        # batched backtracking (Armijo) line search; the accepted point's scores are reused
+        t = np.ones(b_)
+        f0 = f[a]
+        Wn = Wa - step
+        Zn = np.matmul(np.swapaxes(Wn, 1, 2), Xa)
+        fn, Pn = objective(Zn, Wn, pena, wa)
+        for _ in range(40):
+            bad = fn > f0 - 1e-4 * t * lam2 + 1e-12 * np.abs(f0)
+            if not bad.any():
+                break
+            t = np.where(bad, t * 0.5, t)
+            bi = np.flatnonzero(bad)
+            Wb = Wa[bi] - t[bi, None, None] * step[bi]
+            Zb = np.matmul(np.swapaxes(Wb, 1, 2), Xa[bi])
+            fb, Pb = objective(Zb, Wb, pena[bi], None if wa is None else wa[bi])
+            Wn[bi], fn[bi], Pn[bi] = Wb, fb, Pb
+        W[a], f[a], P[a] = Wn, fn, Pn
+        conv = 0.5 * lam2 <= tol * np.maximum(1.0, np.abs(fn))
+        active = a[~conv]
+        if active.size == 0:
+            break
+    if return_info:
+        return W, {"n_iter": it, "decrement": dec}
+    return W
+
+
+def fit_logreg_batch(X: np.ndarray, codes: np.ndarray, n_classes: int, *, C: float = 1.0,
+                     pen: np.ndarray | None = None, weights: np.ndarray | None = None,
+                     W0: np.ndarray | None = None, max_iter: int = 50, tol: float = 1e-10,
+                     return_info: bool = False):
+    """Solve B L2-regularised logistic / softmax regressions (1) at once by Newton's method (2).
+
+    Parameters
+    ----------
+    X : (B, n, q) float64. Column 0 must be the intercept column of ones; columns 1.. the
+        (standardised) features of each problem. All problems share the labels.
+    codes : (n,) int labels in 0..n_classes-1.
+    n_classes : K. K = 2 fits one logistic vector (scikit-learn's binary case), K >= 3 the
+        K-column multinomial model.
+    C : inverse regularisation strength, as scikit-learn's ``C``.
+    pen : (B, q) or (q,) per-coefficient penalty multipliers (default 1 for features and 0 for
+        the intercept). The penalty is ``sum_a pen_a ||W_a||^2 / (2C)``.
+    weights : optional (B, n) or (n,) non-negative sample weights (e.g. 0/1 fold masks).
+    W0 : optional (B, q, K') warm start (K' = 1 if binary else K).
+    tol : stop a problem when half its squared Newton decrement is below ``tol * max(1, |f|)``.
+
+    Returns ``W`` (B, q, K') with row 0 the intercepts (and, with ``return_info``, a dict with
+    the number of iterations and the last squared Newton decrements).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 3:
+        raise ValidationError(f"X must be (batch, n, q) with an intercept column first; got shape {X.shape}")
+    return fit_logreg_batch_t(np.ascontiguousarray(np.swapaxes(X, 1, 2)), codes, n_classes, C=C, pen=pen,
+                              weights=weights, W0=W0, max_iter=max_iter, tol=tol, return_info=return_info)
+
+
+def predict_batch_t(XT: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Class codes (B, n) predicted by the batched models ``W`` (B, q, K') on ``XT`` (B, q, n)."""
+    Z = np.matmul(np.swapaxes(W, 1, 2), np.asarray(XT, dtype=np.float64))
+    if Z.shape[1] == 1:
+        return (Z[:, 0] > 0).astype(np.int64)
+    return Z.argmax(axis=1)
+
+
+def predict_batch(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Class codes (B, n) predicted by the batched models ``W`` on ``X`` (B, n, q; intercept column first)."""
+    return predict_batch_t(np.swapaxes(np.asarray(X, dtype=np.float64), 1, 2), W)
+
+
+# ----------------------------------------------------------------------------- shared base + one candidate
+def fit_candidates(S: np.ndarray, Cm: np.ndarray, codes: np.ndarray, n_classes: int, *, C: float = 1.0,
+                   W0_base: np.ndarray | None = None, max_iter: int = 50, tol: float = 1e-10,
+                   return_info: bool = False):
+    """Fit objective (1) on features ``[S, Cm[:, j]]`` for every candidate column ``j`` at once.
+
+    This is the greedy-selection / single-neuron problem: every candidate model shares the
+    ``q_s`` columns of ``S`` (column 0 must be the intercept column of ones, the rest the already
+    selected standardised features) and adds one standardised column of ``Cm`` (n, D). Newton's
+    method with the exact Hessian (2) is run for all D problems together, and every sum over the
+    examples is written as one large matrix product over all candidates instead of D small ones:
+
+        H_ss[j] = sum_i (s_i s_i^T) (x) W_ij   ->  (pairs of S columns)^T @ W      (n x D*K'(K'+1)/2)
+        H_sc[j] = sum_i c_ij s_i (x) W_ij      ->  S^T @ (c * W)
+        H_cc[j] = sum_i c_ij^2 W_ij,           W_ij = diag(p_ij) - p_ij p_ij^T (binary: p(1-p))
+
+    and likewise the scores ``Z = S theta_s + c theta_c`` and the gradients. ``W0_base``
+    ((q_s, K') model fitted on ``S`` alone) warm-starts every candidate at ``[W0_base; 0]``.
+
+    Returns ``W`` (D, q_s + 1, K') with row 0 the intercepts and row q_s the candidate's weights.
+    """
+    S = np.asarray(S, dtype=np.float64)
+    Cm = np.asarray(Cm, dtype=np.float64)
+    n, qs = S.shape
+    D = Cm.shape[1]
+    if Cm.shape[0] != n:
+        raise ValidationError(f"S has {n} rows and Cm {Cm.shape[0]}; they must describe the same examples")
+    codes = np.asarray(codes, dtype=np.int64)
+    K = int(n_classes)
+    binary = K == 2
+    Kp = 1 if binary else K
+    pairs = [(0, 0)] if binary else [(k, l) for k in range(K) for l in range(k, K)]
+    M = len(pairs)
+    mid = np.zeros((Kp, Kp), dtype=np.int64)
+    for m, (k, l) in enumerate(pairs):
+        mid[k, l] = mid[l, k] = m
+    sp = [(a, b) for a in range(qs) for b in range(a, qs)]
+    sid = np.zeros((qs, qs), dtype=np.int64)
+    for m, (a, b) in enumerate(sp):
+        sid[a, b] = sid[b, a] = m
+    S2T = np.ascontiguousarray(np.stack([S[:, a] * S[:, b] for a, b in sp], axis=0))  # (Q2, n)
+    ST = np.ascontiguousarray(S.T)
+    ps = qs * Kp
+    p = ps + Kp
+    ra, rk = np.divmod(np.arange(ps), Kp)
+    AB = sid[ra[:, None], ra[None, :]]
+    MM = mid[rk[:, None], rk[None, :]]
+    MK = mid[rk[:, None], np.arange(Kp)[None, :]]
+    # class planes first: every reduction over classes is an elementwise op over (n, D) planes
+    Y = ((codes == 1).astype(np.float64)[None] if binary else np.eye(K)[codes].T)[:, :, None]  # (K', n, 1)
+    pen_s = np.ones(qs)
+    pen_s[0] = 0.0
+    diag = np.concatenate([np.repeat(pen_s, Kp), np.ones(Kp)]) / C
+    theta_s = np.zeros((D, qs, Kp))
+    if W0_base is not None:
+        theta_s[:] = np.asarray(W0_base, dtype=np.float64).reshape(qs, Kp)[None]
+    theta_c = np.zeros((D, Kp))
+
+    def scores(ts, tc, Ca):
+        Z = np.empty((Kp, n, Ca.shape[1]))
+        for k in range(Kp):
+            np.matmul(S, ts[:, :, k].T, out=Z[k])
+            Z[k] += Ca * tc[:, k]
+        return Z
+
+    def loss_probs(Z, ts, tc):
+        if binary:
+            z = Z[0]
+            loss = np.logaddexp(0.0, z)
+            loss -= Y[0] * z
+            P = 1.0 / (1.0 + np.exp(-Z))
+        else:
+            zmax = Z[0].copy()
+            for k in range(1, Kp):
+                np.maximum(zmax, Z[k], out=zmax)
+            P = np.exp(Z - zmax)
+            Ssum = P[0].copy()
+            for k in range(1, Kp):
+                Ssum += P[k]
+            P /= Ssum
+            loss = np.log(Ssum)
+            loss += zmax
+            for k in range(Kp):
+                loss -= Y[k] * Z[k]
+        f = loss.sum(axis=0) + 0.5 / C * ((pen_s[None, :, None] * ts * ts).sum(axis=(1, 2)) + (tc * tc).sum(axis=1))
+        return f, P
+
+    active = np.arange(D)
+    Ca = Cm
+    f, P = loss_probs(scores(theta_s, theta_c, Ca), theta_s, theta_c)
+    dec = np.full(D, np.inf)
+    it = 0
+    for it in range(1, max_iter + 1):
+        a = active
+        d_ = a.size
+        ts, tc = theta_s[a], theta_c[a]
+        R = P - Y  # (K', n, d)
+        Gs = np.stack([ST @ R[k] for k in range(Kp)], axis=2).transpose(1, 0, 2) + pen_s[None, :, None] / C * ts
+        Gc = np.stack([(Ca * R[k]).sum(axis=0) for k in range(Kp)], axis=1) + tc / C
+        Hss = np.empty((S2T.shape[0], d_, M))
+        Hsc = np.empty((qs, d_, M))
+        Hcc = np.empty((d_, M))
+        for m, (k, l) in enumerate(pairs):
+            Wkl = P[k] * (1.0 - P[k]) if k == l else -(P[k] * P[l])  # (n, d)
+            Hss[:, :, m] = S2T @ Wkl
+            Wkl *= Ca
+            Hsc[:, :, m] = ST @ Wkl
+            Wkl *= Ca
+            Hcc[:, m] = Wkl.sum(axis=0)
+        H = np.empty((d_, p, p))
+        H[:, :ps, :ps] = np.moveaxis(Hss[AB, :, MM], 2, 0)
+        blk = np.moveaxis(Hsc[ra[:, None], :, MK], 2, 0)  # (d, ps, K')
+        H[:, :ps, ps:] = blk
+        H[:, ps:, :ps] = np.swapaxes(blk, 1, 2)
+        H[:, ps:, ps:] = Hcc[:, mid]
+        H[:, np.arange(p), np.arange(p)] += diag
+        if not binary:
+            H[:, :Kp, :Kp] += 1.0  # softmax null direction of the unpenalised intercepts
+        g = np.concatenate([Gs.reshape(d_, ps), Gc], axis=1)
+        try:
+            step = np.linalg.solve(H, g[:, :, None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.stack([np.linalg.lstsq(h, v, rcond=None)[0] for h, v in zip(H, g)])
+        lam2 = np.einsum("jp,jp->j", g, step)  # squared Newton decrement
+        dec[a] = lam2
+        ss, sc = step[:, :ps].reshape(d_, qs, Kp), step[:, ps:]
+        t = np.ones(d_)
+        f0 = f
+        ns, nc = ts - ss, tc - sc
+        fn, Pn = loss_probs(scores(ns, nc, Ca), ns, nc)
+        for _ in range(40):  # batched backtracking (Armijo) line search
+            bad = fn > f0 - 1e-4 * t * lam2 + 1e-12 * np.abs(f0)
+            if not bad.any():
+                break
+            t = np.where(bad, 0.5 * t, t)
+            bi = np.flatnonzero(bad)
+            bs, bc = ts[bi] - t[bi, None, None] * ss[bi], tc[bi] - t[bi, None] * sc[bi]
+            fb, Pb = loss_probs(scores(bs, bc, Ca[:, bi]), bs, bc)
+            ns[bi], nc[bi], fn[bi], Pn[:, :, bi] = bs, bc, fb, Pb
+        theta_s[a], theta_c[a] = ns, nc
+        keep = 0.5 * lam2 > tol * np.maximum(1.0, np.abs(fn))
+        if not keep.any():
+            break
+        if keep.all():
+            f, P = fn, Pn
+        else:
+            active = a[keep]
+            f, P, Ca = fn[keep], Pn[:, :, keep], Ca[:, keep]
+    W = np.concatenate([theta_s, theta_c[:, None, :]], axis=1)
+    if return_info:
+        return W, {"n_iter": it, "decrement": dec}
+    return W
+
+
+# ----------------------------------------------------------------------------- one problem, any size
+def _lbfgs(Xs: np.ndarray, codes: np.ndarray, K: int, C: float, max_iter: int, tol: float,
+           W0: np.ndarray | None = None) -> np.ndarray:
+    """Objective (1) minimised by SciPy's L-BFGS-B with the analytic gradient (for many features)."""
+    from scipy.optimize import minimize
+    n, q = Xs.shape
+    binary = K == 2
+    Kp = 1 if binary else K
+    onehot = (codes == 1).astype(np.float64)[:, None] if binary else np.eye(K)[codes]
+    pen = np.ones((q, 1))
+    pen[0] = 0.0
+
+    def fg(w):
+        W = w.reshape(q, Kp)
+        Z = Xs @ W
+        if binary:
+            z = Z[:, 0]
+            f = np.logaddexp(0.0, z).sum() - (onehot[:, 0] * z).sum()
+            R = (1.0 / (1.0 + np.exp(-z)) - onehot[:, 0])[:, None]
+        else:
+            zmax = Z.max(axis=1, keepdims=True)
+            E = np.exp(Z - zmax)
+            S = E.sum(axis=1, keepdims=True)
+            f = (np.log(S) + zmax).sum() - (Z * onehot).sum()
+            R = E / S - onehot
+        f += 0.5 / C * float((pen * W * W).sum())
+        G = Xs.T @ R + pen / C * W
+        return f, G.ravel()
+
+    w0 = np.zeros(q * Kp) if W0 is None else np.asarray(W0, dtype=np.float64).ravel()
+    res = minimize(fg, w0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 30})
+    return res.x.reshape(q, Kp)
+
+
+class SoftmaxClassifier:
+    """L2 softmax / logistic regression on standardised features, as scikit-learn's
+    ``make_pipeline(StandardScaler(), LogisticRegression(C=C))`` (objective (1), Matton & de
+    Oliveira's linear classifier).
+
+    ``solver='auto'`` uses the exact Newton method (2) for at most ``newton_max_params``
+    parameters and L-BFGS otherwise; both minimise the same objective to tight tolerance.
+    Fitted: ``classes_``, ``mean_``, ``scale_`` (standardisation), ``coef_`` (K', d) and
+    ``intercept_`` (K',) in standardised units, as scikit-learn's.
+    """
+
+    def __init__(self, C: float = 1.0, *, standardize: bool = True, solver: str = "auto",
+                 max_iter: int = 1000, tol: float = 1e-10, newton_max_params: int = 64):
+        self.C = C
+        self.standardize = standardize
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.newton_max_params = newton_max_params
+
+    def fit(self, X, y) -> "SoftmaxClassifier":
+        X = check_features(X, "X", min_samples=2)
+        y = check_labels(y, X.shape[0], "y", min_classes=2)
+        if not self.C > 0:
+            raise ValidationError(f"C={self.C!r} must be > 0")
+        self.classes_, codes = encode_labels(y)
+        K = self.classes_.size
+        if self.standardize:
+            self.mean_, self.scale_ = standardize_stats(X)
+        else:
+            self.mean_, self.scale_ = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        Xs = np.empty((X.shape[0], X.shape[1] + 1))
+        Xs[:, 0] = 1.0
+        np.subtract(X, self.mean_, out=Xs[:, 1:])
+        Xs[:, 1:] /= self.scale_
+        Kp = 1 if K == 2 else K
+        solver = self.solver
+        if solver == "auto":
+            solver = "newton" if Xs.shape[1] * Kp <= self.newton_max_params else "lbfgs"
+        if solver == "newton":
+            W = fit_logreg_batch(Xs[None], codes, K, C=self.C, max_iter=min(self.max_iter, 100), tol=self.tol)[0]
+        elif solver == "lbfgs":
+            W = _lbfgs(Xs, codes, K, self.C, self.max_iter, 1e-8)
+        else:
+            raise ValidationError(f"solver={self.solver!r} must be 'auto', 'newton' or 'lbfgs'")
+        self.intercept_ = W[0].copy()
+        self.coef_ = W[1:].T.copy()
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        X = check_features(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValidationError(f"X has {X.shape[1]} features; the classifier was fitted on {self.n_features_in_}")
+        Z = ((X - self.mean_) / self.scale_) @ self.coef_.T + self.intercept_
+        return Z[:, 0] if Z.shape[1] == 1 else Z
+
+    def predict_proba(self, X) -> np.ndarray:
+        Z = self.decision_function(X)
+        if Z.ndim == 1:
+            p1 = 1.0 / (1.0 + np.exp(-Z))
+            return np.column_stack([1.0 - p1, p1])
+        Z = Z - Z.max(axis=1, keepdims=True)
+        E = np.exp(Z)
+        return E / E.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        Z = self.decision_function(X)
+        return self.classes_[(Z > 0).astype(int) if Z.ndim == 1 else Z.argmax(axis=1)]
+
+    def score(self, X, y) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(y)))
