@@ -90,3 +90,14 @@ def test_hub_datasetdict_becomes_a_task(fake_glue):
     assert t2.name == "qnli" and t2.fingerprint("train") == t.fingerprint("train")
     with pytest.raises(ValidationError, match=r"text_column='body' is not a column"):
         load_task("hub:glue/qnli", text_column="body")
+
+
+def test_auto_reports_the_local_error_when_the_hub_fallback_fails(monkeypatch, tmp_path):
+    monkeypatch.setattr(hub, "hub_available", lambda: True)
+
+    def offline(hub_id, **kw):
+        raise OfflineError(f"cannot load {hub_id!r}: the hub is unreachable")
+    monkeypatch.setattr(hub, "load_hub", offline)
+    with pytest.raises(DataNotFoundError, match=r"sst2/train\.tsv.* The fallback to the Hugging Face hub failed too: "
+                                                 r"cannot load 'glue/sst2': the hub is unreachable"):
+        load_task("sst2", data_root=tmp_path)

@@ -345,11 +345,16 @@ def dispatch(name: str, data_root, source: str, local: Callable[[Path], Task], *
     from ftgeo.data import resolve_data_root
     try:
         return local(resolve_data_root(data_root))
-    except DataNotFoundError:
+    except DataNotFoundError as local_error:
         if source == "auto" and hub_id is not None:
             from ftgeo.data.hub import hub_available, load_hub
+            from ftgeo.errors import OfflineError
             if hub_available():
-                return load_hub(hub_id, task_name=name, **(hub_kwargs or {}))
+                try:
+                    return load_hub(hub_id, task_name=name, **(hub_kwargs or {}))
+                except OfflineError as hub_error:
+                    raise DataNotFoundError(f"{local_error} The fallback to the Hugging Face hub failed too: "
+                                            f"{hub_error}") from None
         raise
 
 
