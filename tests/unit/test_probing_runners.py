@@ -157,3 +157,18 @@ def test_discover_checkpoint_reps_orders_by_step(tmp_path):
         discover_checkpoint_reps(tmp_path, "nope")
     with pytest.raises(DataNotFoundError, match="exactly one pretrained store"):
         discover_checkpoint_reps(tmp_path, "ft", split="train")
+
+
+def test_discover_checkpoint_reps_from_model_folder(tmp_path):
+    mf = tmp_path / "models" / "ft"
+    for step in (30, 300, 1200):
+        d = mf / "checkpoints" / f"checkpoint-{step}"
+        d.mkdir(parents=True)
+        (d / "config.json").write_text("{}")
+    reps = tmp_path / "reps"
+    pre = _fake_store(reps / "bert", model="bert", model_id="bert", checkpoint=None)
+    s1200 = _fake_store(reps / "x1", model="ck", model_id=str(mf / "checkpoints" / "checkpoint-1200"), checkpoint="b")
+    s30 = _fake_store(reps / "x2", model="ck", model_id=str(mf / "checkpoints" / "checkpoint-30"), checkpoint="a")
+    _fake_store(reps / "other", model="ck", model_id=str(tmp_path / "elsewhere"), checkpoint="c")
+    got = discover_checkpoint_reps(tmp_path, pretrained="bert", model_folder=mf, with_steps=True)
+    assert got == [(pre, 0), (s30, 30), (s1200, 1200)]

@@ -149,6 +149,9 @@ def _dyn_args(p):
     p.add_argument("--from-run", default=None, metavar="DIR",
                    help="instead of --reps: find the stores of --model's checkpoints under DIR/reps")
     p.add_argument("--model", default=None, help="with --from-run: the fine-tuned model's name in the manifests")
+    p.add_argument("--model-folder", default=None, metavar="DIR",
+                   help="with --from-run: the folder `ftgeo finetune` wrote; checkpoints and steps come from it "
+                        "(stores are matched by their manifest's model_id)")
     p.add_argument("--pretrained", default=None,
                    help="with --from-run: the pretrained model's name (default: --model's store without checkpoint)")
     p.add_argument("--task", default=None, help="with --from-run: only stores of this task")
@@ -169,10 +172,15 @@ def _dyn_run(args) -> int:
     if bool(args.reps) == bool(args.from_run):
         raise ValidationError("give either --reps DIR ... (checkpoint order, pretrained first) or --from-run DIR --model NAME")
     if args.from_run:
-        if not args.model:
-            raise ValidationError("--from-run needs --model NAME (the fine-tuned model's name in the manifests)")
-        paths = [str(p) for p in discover_checkpoint_reps(args.from_run, args.model, pretrained=args.pretrained,
-                                                          task=args.task, split=args.split, pooling=args.pooling)]
+        if not (args.model or args.model_folder):
+            raise ValidationError("--from-run needs --model NAME (the fine-tuned model's name in the manifests) "
+                                  "or --model-folder DIR")
+        found = discover_checkpoint_reps(args.from_run, args.model, pretrained=args.pretrained, task=args.task,
+                                         split=args.split, pooling=args.pooling, model_folder=args.model_folder,
+                                         with_steps=True)
+        paths = [str(p) for p, _ in found]
+        if args.steps is None and args.model_folder:
+            args.steps = ",".join(str(s) for _, s in found)
         if args.run is None:
             args.run = args.from_run
     else:

@@ -208,9 +208,9 @@ def _step_of(text) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def discover_checkpoint_reps(run_folder: str | Path, model: str, *, pretrained: str | None = None,
-                             task: str | None = None, split: str | None = None,
-                             pooling: str | None = None) -> list[Path]:
+def discover_checkpoint_reps(run_folder: str | Path, model: str | None = None, *, pretrained: str | None = None,
+                             task: str | None = None, split: str | None = None, pooling: str | None = None,
+                             model_folder: str | Path | None = None, with_steps: bool = False) -> list:
     """Store folders under ``run_folder/reps`` for ``model``'s checkpoints in training order, the
     pretrained set first.
 
@@ -218,6 +218,11 @@ def discover_checkpoint_reps(run_folder: str | Path, model: str, *, pretrained: 
     ``pooling`` match when given). The pretrained set is the store of model ``pretrained`` (same
     task/split/pooling) or, without it, ``model``'s store with no checkpoint. Checkpoints are
     ordered by the last number in their name (``checkpoint-500``), then by name.
+
+    With ``model_folder`` (the folder ``ftgeo finetune`` wrote), the checkpoints are those of
+    :func:`ftgeo.finetune.list_checkpoints`: a store belongs to checkpoint c when its manifest's
+    ``model_id`` is c's path, and the order and steps come from the fine-tuning run.
+    ``with_steps=True`` returns (path, step) pairs (step 0 for the pretrained set).
     """
     root = Path(run_folder)
     base = root / "reps" if (root / "reps").is_dir() else root
@@ -233,8 +238,30 @@ def discover_checkpoint_reps(run_folder: str | Path, model: str, *, pretrained: 
                 pooling and m.get("pooling") != pooling:
             continue
         found.append((p, m))
+    if model is None and model_folder is None:
+        raise ValidationError("say which run to follow: a model name (manifest 'model') or its model folder")
     pre = [p for p, m in found if (m.get("model") == pretrained if pretrained else
                                    (m.get("model") == model and not m.get("checkpoint")))]
+    if model_folder is not None:
+        from ftgeo.finetune import list_checkpoints
+        steps_of = {str(Path(c.path).resolve()): c.step for c in list_checkpoints(model_folder)}
+        cks = []
+        for p, m in found:
+            mid = m.get("model_id")
+            key = str(Path(mid).expanduser().resolve()) if mid else None
+            if key in steps_of:
+                cks.append((p, {**m, "_step": steps_of[key]}))
+        if not cks:
+            raise DataNotFoundError(f"no store under {base} was extracted from a checkpoint of {model_folder} "
+                                    "(manifest model_id = checkpoint folder); extract the checkpoints first")
+        if not pretrained and model is None:
+            raise ValidationError("with model_folder, name the pretrained set's model (pretrained=...)")
+        cks.sort(key=lambda pm: (pm[1]["_step"], str(pm[0])))
+        if len(pre) != 1:
+            raise DataNotFoundError(f"expected exactly one pretrained store under {base}, found {len(pre)}; "
+                                    "pass --pretrained NAME and --task/--split/--pooling")
+        out = [(pre[0], 0)] + [(p, int(m["_step"])) for p, m in cks]
+        return out if with_steps else [p for p, _ in out]
     cks = [(p, m) for p, m in found if m.get("model") == model and m.get("checkpoint")]
     if not cks:
         have = sorted({str(m.get("model")) for _, m in found})
@@ -246,7 +273,8 @@ def discover_checkpoint_reps(run_folder: str | Path, model: str, *, pretrained: 
                                 "or list the stores with --reps in order")
     cks.sort(key=lambda pm: (_step_of(pm[1].get("checkpoint")) is None, _step_of(pm[1].get("checkpoint")) or 0,
                              str(pm[1].get("checkpoint"))))
-    return [pre[0]] + [p for p, _ in cks]
+    out = [(pre[0], 0)] + [(p, _step_of(m.get("checkpoint"))) for p, m in cks]
+    return out if with_steps else [p for p, _ in out]
 
 
 def run_dynamics(reps_list: Sequence, *, steps: Sequence[int | None] | None = None, run: RunDir | str | None = None,
