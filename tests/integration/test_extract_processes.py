@@ -75,6 +75,7 @@ def test_sigkill_then_rerun_is_identical(setup):
     _same_store(ref, open_reps(out))
 
 
+@pytest.mark.slow  # two torch.distributed processes: ~15-60 s on 2 busy cores
 def test_two_ranks_write_the_same_store(setup):
     root, folder, ref = setup
     with socket.socket() as s:
