@@ -82,9 +82,12 @@ def test_two_ranks_write_the_same_store(setup):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = root / "sharded"
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                        "--master_addr", "127.0.0.1", "--master_port", str(port), str(root / "run.py"), str(folder),
-                        str(out), "0"], env=_env(), capture_output=True, text=True, timeout=300)
+    # `accelerate launch --cpu` starts one process unless MPI is set up; `--multi_gpu` starts N processes
+    # through torch.distributed.run, also on a CPU-only machine (ftgeo then forms a gloo group itself)
+    p = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                        "--main_process_port", str(port), str(root / "run.py"), str(folder), str(out), "0"],
+                       env=_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     # rank r computed the chunks k with k % 2 == r, and both returned the consolidated store
     assert "RANK 0 CHUNKS [0, 2, 4, 6] N 20" in p.stdout and "RANK 1 CHUNKS [1, 3, 5] N 20" in p.stdout
