@@ -84,7 +84,7 @@ def test_schedule_steps():
     assert schedule_steps(None, 10, 30) == {10, 20, 30}
     assert schedule_steps(4, 10, 30) == {4, 8, 12, 16, 20, 24, 28, 30}
     assert schedule_steps(0.25, 8, 16) == {2, 4, 6, 8, 10, 12, 14, 16}
-    assert schedule_steps(0.5, 5, 10) == {2, 5, 8, 10}  # round(2.5) = 2, round(7.5) = 8
+    assert schedule_steps(0.5, 5, 10) == {3, 5, 8, 10}  # halves round up: 2.5 -> 3, 7.5 -> 8
     assert schedule_steps(None, 10, 25) == {10, 20, 25}  # fractional epochs: the last step is always kept
 
 

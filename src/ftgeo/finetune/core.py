@@ -191,7 +191,7 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
         if rank == 0:
             shutil.rmtree(folder)
         old = None
-    elif old is None and folder.is_dir() and any(folder.iterdir()):
+    elif old is None and rank == 0 and folder.is_dir() and any(folder.iterdir()):
         if overwrite and rank == 0:
             shutil.rmtree(folder)
         elif not overwrite and not (folder / CHECKPOINT_DIR).is_dir():

@@ -190,7 +190,7 @@ class ScheduleCallback(TrainerCallback):
     """Evaluate and save on a step schedule; evaluate at every epoch end; save at the last step.
 
     ``every``: ``None`` (save at each epoch end), an int ``N >= 1`` (every N optimizer steps) or
-    a float in (0, 1) (every that fraction of an epoch: steps ``round(k * every * steps_per_epoch)``).
+    a float in (0, 1) (every that fraction of an epoch: steps ``floor(k * every * steps_per_epoch + 0.5)``).
     """
 
     def __init__(self, every: float | int | None):
@@ -239,7 +239,7 @@ def schedule_steps(every: float | int | None, steps_per_epoch: int, max_steps: i
     else:
         k = 1
         while True:
-            s = int(round(k * every * steps_per_epoch))
+            s = math.floor(k * every * steps_per_epoch + 0.5)  # round half up
             if s > max_steps:
                 break
             if s >= 1:
