@@ -105,6 +105,15 @@ def lp_separate(A: np.ndarray, B: np.ndarray):
     return w / nrm
 
 
+def lp_separates(A: np.ndarray, B: np.ndarray) -> bool:
+    """(LP-1) on all points, no working set, plus the float64 verification: the slow reference test."""
+    w = lp_separate(A, B)
+    if w is None:
+        return False
+    scale = max(float(np.abs(A).max(initial=0.0)), float(np.abs(B).max(initial=0.0)), 1e-300)
+    return bool(_verify(A, B, w, scale)[0])
+
+
 def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stats: dict | None = None):
     """Exact strict-separability test with constraint generation (see the module docstring).
 
@@ -204,7 +213,7 @@ def _affine_min(G: np.ndarray) -> np.ndarray:
 
 
 def min_norm_point(A: np.ndarray, B: np.ndarray, *, rtol: float = 1e-10, max_iter: int = 100_000,
-                   stop_below: float | None = None):
+                   stop_below: float | None = None, collapse: float | None = None):
     """Minimum-norm point z* of conv(A) - conv(B) by Wolfe's algorithm (Wolfe 1976).
 
     Returns ``(dist, lower, z)``: ``dist = ||z||`` (an upper bound, equal to the hull distance at
@@ -219,10 +228,14 @@ def min_norm_point(A: np.ndarray, B: np.ndarray, *, rtol: float = 1e-10, max_ite
     ia = int(np.argmin(A @ w0))
     jb = int(np.argmax(B @ w0))
     corral = [(ia, jb)]
-    V = (A[ia] - B[jb])[None, :]
-    G = V @ V.T
+    cap = 64
+    Vb = np.empty((cap, A.shape[1]))
+    Gb = np.empty((cap, cap))
+    Vb[0] = A[ia] - B[jb]
+    Gb[0, 0] = Vb[0] @ Vb[0]
+    k = 1
     lam = np.ones(1)
-    z = V[0].copy()
+    z = Vb[0].copy()
     lower = 0.0
     for _ in range(max_iter):
         zz = float(z @ z)
@@ -239,14 +252,23 @@ def min_norm_point(A: np.ndarray, B: np.ndarray, *, rtol: float = 1e-10, max_ite
             break
         if (ia, jb) in corral:
             break                                   # no progress possible in floating point
+        if k == cap:
+            cap *= 2
+            Vb = np.vstack([Vb, np.empty_like(Vb)])
+            G2 = np.empty((cap, cap))
+            G2[:k, :k] = Gb[:k, :k]
+            Gb = G2
         v = A[ia] - B[jb]
-        gv = V @ v
+        gv = Vb[:k] @ v
+        Vb[k] = v
+        Gb[:k, k] = gv
+        Gb[k, :k] = gv
+        Gb[k, k] = v @ v
+        k += 1
         corral.append((ia, jb))
-        V = np.vstack([V, v])
-        G = np.block([[G, gv[:, None]], [gv[None, :], np.array([[v @ v]])]])
         lam = np.append(lam, 0.0)
         while True:                                 # minor cycles
-            alpha = _affine_min(G)
+            alpha = _affine_min(Gb[:k, :k])
             if np.all(alpha > 1e-14):
                 lam = alpha
                 break
@@ -259,15 +281,20 @@ def min_norm_point(A: np.ndarray, B: np.ndarray, *, rtol: float = 1e-10, max_ite
             keep = lam > 1e-14
             if not keep.any():
                 keep[np.argmax(lam)] = True
-            V = V[keep]
-            G = G[np.ix_(keep, keep)]
+            sel = np.flatnonzero(keep)
+            kk = sel.size
+            Vb[:kk] = Vb[sel]
+            Gb[:kk, :kk] = Gb[np.ix_(sel, sel)]
+            k = kk
             lam = lam[keep]
             lam /= lam.sum()
-            corral = [c for c, k in zip(corral, keep) if k]
-            if V.shape[0] == 1:
+            corral = [corral[t] for t in sel.tolist()]
+            if k == 1:
                 lam = np.ones(1)
                 break
-        z = lam @ V
+        z = lam @ Vb[:k]
+        if collapse is not None and float(z @ z) < collapse * collapse:
+            break                                   # the caller treats "nearly 0" as "ask the LP"
     dist = float(np.sqrt(z @ z))
     return dist, min(lower, dist), z
 

@@ -145,7 +145,8 @@ def _encode(y):
 
 # ---------------------------------------------------------------------------- the fast merge loop
 _KNN = 12          # candidate neighbours kept per cluster (a cache; the answer does not depend on it)
-_QUICK_ITERS = 30  # Wolfe iterations tried for a separation certificate before an LP
+_QUICK_ITERS = 300  # Wolfe iterations tried for a separation certificate before an LP
+_COLLAPSE = 1e-3   # ... stopped early once ||z|| < _COLLAPSE x (distance of the means): likely overlap
 
 
 class _Merger:
@@ -313,7 +314,8 @@ class _Merger:
                 pending[o] = hit
                 continue
             # 4. a few Wolfe iterations: a positive certified lower bound is a separating direction
-            _, lower, z = _hull.min_norm_point(XM, XO, max_iter=_QUICK_ITERS, stop_below=0.0)
+            _, lower, z = _hull.min_norm_point(XM, XO, max_iter=_QUICK_ITERS, stop_below=0.0,
+                                               collapse=_COLLAPSE * float(nW[t]))
             nz = float(np.linalg.norm(z))
             if lower > 0 and nz > 0 and self._separated_by(z / nz, XM, XO):
                 self.stats["wolfe_pruned"] += 1
@@ -441,24 +443,29 @@ def directprobe_reference(X, y):
     members = {i: np.array([i]) for i in range(n)}
     S = {i: X[i].copy() for i in range(n)}
     lab = {i: int(codes[i]) for i in range(n)}
-    failed: set = set()
+    failed: dict = {}                      # i -> {j > i}: pairs whose merge was rejected
     nxt = n
     while True:
         best = None
         ids = sorted(members)
         for L in range(len(classes)):
-            li = [c for c in ids if lab[c] == L]
-            if len(li) < 2:
+            li = np.array([c for c in ids if lab[c] == L], dtype=np.int64)
+            if li.size < 2:
                 continue
             cents = np.array([S[c] / len(members[c]) for c in li])
-            for a in range(len(li)):
+            for a in range(li.size - 1):
                 d = _dist_rows(cents[a + 1:], cents[a])
-                for b, dist in enumerate(d.tolist()):
-                    key = (dist, li[a], li[a + 1 + b])
-                    if (li[a], li[a + 1 + b]) in failed:
-                        continue
-                    if best is None or key < best:
-                        best = key
+                js = li[a + 1:]
+                bad = failed.get(int(li[a]))
+                if bad:
+                    ok = ~np.isin(js, np.fromiter(bad, dtype=np.int64, count=len(bad)))
+                    d, js = d[ok], js[ok]
+                if d.size == 0:
+                    continue
+                dmin = d.min()
+                key = (float(dmin), int(li[a]), int(js[d == dmin].min()))
+                if best is None or key < best:
+                    best = key
         if best is None:
             break
         _, i, j = best
@@ -466,11 +473,11 @@ def directprobe_reference(X, y):
         ok = True
         for o in ids:
             if lab[o] != lab[i]:
-                if _hull.lp_separate(X[idx], X[members[o]]) is None:
+                if not _hull.lp_separates(X[idx], X[members[o]]):
                     ok = False
                     break
         if not ok:
-            failed.add((i, j))
+            failed.setdefault(i, set()).add(j)
             continue
         k = nxt
         nxt += 1
