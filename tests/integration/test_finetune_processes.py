@@ -29,6 +29,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # about 75 s on two busy cores (two interpreters start, train, and extraction checks)
 def test_two_processes_with_accelerate_launch(tmp_path):
     accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or shutil.which("accelerate")
     if accelerate is None:
