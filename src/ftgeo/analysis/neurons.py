@@ -38,7 +38,8 @@ def stratified_folds(y, n_splits: int = 5, random_state=0) -> list[tuple[np.ndar
     y = np.asarray(y)
     if not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
         raise ValidationError(f"cv={n_splits!r} must be an int >= 2 (the number of folds)")
-    y = check_labels(y, None, "y", min_classes=2, min_per_class=int(n_splits))
+    y = check_labels(y, None, "y", min_classes=2)
+    _check_per_class(y, int(n_splits))
     rng = check_random_state(random_state)
     fold = np.empty(y.shape[0], dtype=np.int64)
     start = 0
@@ -47,6 +48,15 @@ def stratified_folds(y, n_splits: int = 5, random_state=0) -> list[tuple[np.ndar
         fold[idx] = (start + np.arange(idx.size)) % n_splits
         start = (start + idx.size) % n_splits
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(n_splits)]
+
+
+def _check_per_class(y: np.ndarray, cv: int) -> None:
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < cv:
+        worst = classes[counts.argmin()]
+        worst = worst.item() if hasattr(worst, "item") else worst
+        raise ValidationError(f"label {worst!r} has {counts.min()} example(s); {cv}-fold stratified CV needs at "
+                              f"least {cv} per label: lower cv or drop/merge rare labels")
 
 
 def majority_accuracy(y_train, y_eval) -> float:
@@ -123,7 +133,8 @@ def single_neuron_accuracy(X, y, *, cv: int = 5, C: float = 1.0, random_state=0,
                            chunk_size: int | None = None) -> np.ndarray:
     """Mean stratified k-fold CV accuracy of the classifier on each single dimension, shape (d,)."""
     X = check_features(X, "X")
-    y = check_labels(y, X.shape[0], "y", min_classes=2, min_per_class=cv)
+    y = check_labels(y, X.shape[0], "y", min_classes=2)
+    _check_per_class(y, cv)
     classes, codes = encode_labels(y)
     splits = stratified_folds(y, cv, random_state)
     return candidate_accuracy(X, codes, classes.size, splits, [], range(X.shape[1]), C=C,
@@ -141,7 +152,8 @@ def greedy_selection(X, y, n_select: int = 5, *, cv: int = 5, C: float = 1.0, ra
     ((d, cv): the single-neuron fold accuracies) and ``splits``.
     """
     X = check_features(X, "X")
-    y = check_labels(y, X.shape[0], "y", min_classes=2, min_per_class=cv)
+    y = check_labels(y, X.shape[0], "y", min_classes=2)
+    _check_per_class(y, cv)
     d = X.shape[1]
     pool = np.arange(d) if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
     if pool.size and (pool.min() < 0 or pool.max() >= d):
@@ -200,7 +212,8 @@ class SalientNeurons:
 
     def fit(self, X, y) -> "SalientNeurons":
         X = check_features(X, "X")
-        y = check_labels(y, X.shape[0], "y", min_classes=2, min_per_class=self.cv)
+        y = check_labels(y, X.shape[0], "y", min_classes=2)
+        _check_per_class(y, self.cv)
         if not self.C > 0:
             raise ValidationError(f"C={self.C!r} must be > 0")
         n_select = min(int(self.n_select), X.shape[1])
