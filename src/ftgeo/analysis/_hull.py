@@ -9,7 +9,7 @@ Two questions about finite point sets ``A`` (m x d) and ``B`` (k x d):
                          w.y - b <= -1  for every y in B            (LP-1)
 
   is feasible (scale a strictly separating (w, b) until the smaller gap is 1).  This is the
-  test of Zhou & Srikumar (2021, Sec. 3.2: "two clusters overlap iff no linear classifier
+  test of Zhou & Srikumar (2021: "two clusters overlap iff no linear classifier
   separates them"), solved with HiGHS (``scipy.optimize.linprog(method="highs")``) instead of
   Gurobi.  We solve it by *constraint generation*: (LP-1) on a small working subset first;
   if the subset is infeasible the full hulls intersect too (conv of a subset is inside conv of

@@ -1,11 +1,11 @@
 """DirectProbe (Zhou & Srikumar 2021, "DirectProbe: Studying Representations without
 Classifiers", NAACL), implemented from the paper: exact, deterministic and fast.
 
-The algorithm (paper Sec. 3.2, Algorithm 1)
+The algorithm (the paper's clustering procedure, Sec. 3)
 -------------------------------------------
 Start with one cluster per point.  Repeatedly take the *closest* pair of clusters that share
 a label, where the distance between clusters C_i and C_j is the Euclidean distance between
-their means (paper Sec. 3.2; the authors' code, ``DistanceQ``, uses the same centroid distance)
+their means (the authors' code, ``DistanceQ``, uses this centroid distance)
 
     d(C_i, C_j) = || mean(C_i) - mean(C_j) ||_2 ,                                  (1)
 
@@ -16,7 +16,7 @@ tried again (as in the paper's code).
 Exact overlap test: conv(P) and conv(Q) intersect iff P and Q are not strictly linearly
 separable, decided by an LP with HiGHS (see :mod:`ftgeo.analysis._hull`).
 
-What it reports (paper Sec. 3.3 and 4):
+What it reports (as in the paper and its code, ``Analyzer``):
 
 * the clusters (each with one label) and their number vs the number of labels;
 * for every pair of clusters with different labels, the distance between their hulls,
@@ -29,7 +29,7 @@ What it reports (paper Sec. 3.3 and 4):
   (labels sorted, pairs (a, b) with a < b in row-major order) — the paper's representation of
   the space used for the spatial similarity (Pearson correlation of two distance vectors);
 * prediction: a test point gets the label of the cluster whose hull is nearest to it
-  (Euclidean point-to-hull distance, 0 inside; paper Sec. 5, "predict the label of a test
+  (Euclidean point-to-hull distance, 0 inside; the authors' ``Analyzer.points2convex``, "predict the label of a test
   point by the closest cluster").  Ties (e.g. inside two same-label hulls) go to the lower
   cluster index.
 
@@ -68,7 +68,7 @@ __all__ = ["DirectProbe", "spatial_similarity", "hull_distance", "hulls_overlap"
 
 # ---------------------------------------------------------------------------- public pure functions
 def hulls_overlap(A, B) -> bool:
-    """True iff conv(A) and conv(B) intersect, decided exactly by the LP of Zhou & Srikumar (2021, Sec. 3.2).
+    """True iff conv(A) and conv(B) intersect, decided exactly by an LP (Zhou & Srikumar 2021: overlap = not linearly separable).
 
     Identical points in A and B, or any point of one inside the other's hull, count as overlap.
     """
@@ -98,7 +98,7 @@ def point_hull_distance(p, A) -> float:
 
 
 def spatial_similarity(a, b) -> float:
-    """Pearson correlation of two distance vectors (Zhou & Srikumar 2021, Sec. 4.3).
+    """Pearson correlation of two distance vectors (Zhou & Srikumar 2021, spatial similarity).
 
     ``a`` and ``b`` are fitted :class:`DirectProbe` objects (or their ``distance_vector_`` arrays).
     Vectors are aligned by label pair: entry (a, b) is the minimum hull distance between any
@@ -623,7 +623,7 @@ class DirectProbe:
 
     # -- prediction by the nearest hull
     def predict(self, X) -> np.ndarray:
-        """Label of the cluster whose convex hull is nearest to each row (paper Sec. 5)."""
+        """Label of the cluster whose convex hull is nearest to each row (the paper's prediction rule)."""
         cluster, _ = self.nearest_cluster(X)
         return self.labels_[cluster]
 
