@@ -22,7 +22,7 @@ sample) along ftgeo's greedy path, and the per-fit time is extrapolated to all c
 (accuracies within 0.5 points, and the baseline's best of the subset is ftgeo's choice). The
 selection itself is verified end to end by running BOTH methods fully on a smaller D
 (``--verify-d``, default 96): ``same_result`` requires identical selections and accuracies
-within 0.5 points there and the subset agreement at full size. ``--baseline-candidates 0`` runs
+within 0.5 points there and the subset agreement at full size. Both run with 1 BLAS thread. ``--baseline-candidates 0`` runs
 the full baseline at full size (slow: minutes to an hour on 2 cores).
 
     python bench/neurons.py
@@ -100,6 +100,9 @@ def main() -> None:
     ap.add_argument("--layer", type=int, default=-1)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
+    # both methods single-threaded BLAS (fair, and faster for these skinny products on shared cores)
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1, user_api="blas")
 
     from ftgeo.analysis.neurons import greedy_selection, stratified_folds
 
@@ -173,7 +176,7 @@ def main() -> None:
     result = {
         "name": "neurons_greedy_selection",
         "params": {"n": n, "d": d, "classes": int(np.unique(y).size), "n_select": args.n_select, "cv": args.cv,
-                   "C": args.C, "data": data, "repeats": args.repeats,
+                   "C": args.C, "data": data, "repeats": args.repeats, "blas_threads": 1,
                    "baseline_candidates_per_step": args.baseline_candidates or "all"},
         "planted_dims_by_strength": None if planted is None else [int(v) for v in planted],
         "ftgeo_selected": sel, "ftgeo_curve": [round(float(v), 5) for v in out["curve"]],

@@ -310,28 +310,44 @@ def fit_candidates(S: np.ndarray, Cm: np.ndarray, codes: np.ndarray, n_classes: 
         f = loss.sum(axis=0) + 0.5 / C * ((pen_s[None, :, None] * ts * ts).sum(axis=(1, 2)) + (tc * tc).sum(axis=1))
         return f, P
 
+    # Every candidate starts at the same point ([W0_base; 0]): the scores, probabilities and
+    # objective are shared, and the first Newton step needs only matrix products with Cm.
+    Z1 = np.stack([S @ theta_s[0, :, k] for k in range(Kp)])[:, :, None]  # (K', n, 1)
+    f1, P1 = loss_probs(Z1, theta_s[:1], theta_c[:1])
+    f = np.full(D, f1[0])
+    P = P1
+    shared = True
     active = np.arange(D)
     Ca = Cm
-    f, P = loss_probs(scores(theta_s, theta_c, Ca), theta_s, theta_c)
     dec = np.full(D, np.inf)
     it = 0
     for it in range(1, max_iter + 1):
         a = active
         d_ = a.size
         ts, tc = theta_s[a], theta_c[a]
-        R = P - Y  # (K', n, d)
+        R = P - Y  # (K', n, d) or (K', n, 1) while shared
         Gs = np.stack([ST @ R[k] for k in range(Kp)], axis=2).transpose(1, 0, 2) + pen_s[None, :, None] / C * ts
-        Gc = np.stack([(Ca * R[k]).sum(axis=0) for k in range(Kp)], axis=1) + tc / C
         Hss = np.empty((S2T.shape[0], d_, M))
         Hsc = np.empty((qs, d_, M))
         Hcc = np.empty((d_, M))
-        for m, (k, l) in enumerate(pairs):
-            Wkl = P[k] * (1.0 - P[k]) if k == l else -(P[k] * P[l])  # (n, d)
-            Hss[:, :, m] = S2T @ Wkl
-            Wkl *= Ca
-            Hsc[:, :, m] = ST @ Wkl
-            Wkl *= Ca
-            Hcc[:, m] = Wkl.sum(axis=0)
+        if shared:
+            Gc = np.stack([Ca.T @ R[k, :, 0] for k in range(Kp)], axis=1) + tc / C
+            Ca2 = Ca * Ca
+            for m, (k, l) in enumerate(pairs):
+                w = P[k, :, 0] * (1.0 - P[k, :, 0]) if k == l else -(P[k, :, 0] * P[l, :, 0])  # (n,)
+                Hss[:, :, m] = (S2T @ w)[:, None]
+                Hsc[:, :, m] = (ST * w) @ Ca
+                Hcc[:, m] = w @ Ca2
+            del Ca2
+        else:
+            Gc = np.stack([(Ca * R[k]).sum(axis=0) for k in range(Kp)], axis=1) + tc / C
+            for m, (k, l) in enumerate(pairs):
+                Wkl = P[k] * (1.0 - P[k]) if k == l else -(P[k] * P[l])  # (n, d)
+                Hss[:, :, m] = S2T @ Wkl
+                Wkl *= Ca
+                Hsc[:, :, m] = ST @ Wkl
+                Wkl *= Ca
+                Hcc[:, m] = Wkl.sum(axis=0)
         H = np.empty((d_, p, p))
         H[:, :ps, :ps] = np.moveaxis(Hss[AB, :, MM], 2, 0)
         blk = np.moveaxis(Hsc[ra[:, None], :, MK], 2, 0)  # (d, ps, K')
@@ -349,28 +365,34 @@ def fit_candidates(S: np.ndarray, Cm: np.ndarray, codes: np.ndarray, n_classes: 
         lam2 = np.einsum("jp,jp->j", g, step)  # squared Newton decrement
         dec[a] = lam2
         ss, sc = step[:, :ps].reshape(d_, qs, Kp), step[:, ps:]
-        t = np.ones(d_)
         f0 = f
         ns, nc = ts - ss, tc - sc
-        fn, Pn = loss_probs(scores(ns, nc, Ca), ns, nc)
-        for _ in range(40):  # batched backtracking (Armijo) line search
-            bad = fn > f0 - 1e-4 * t * lam2 + 1e-12 * np.abs(f0)
-            if not bad.any():
-                break
-            t = np.where(bad, 0.5 * t, t)
-            bi = np.flatnonzero(bad)
-            bs, bc = ts[bi] - t[bi, None, None] * ss[bi], tc[bi] - t[bi, None] * sc[bi]
-            fb, Pb = loss_probs(scores(bs, bc, Ca[:, bi]), bs, bc)
-            ns[bi], nc[bi], fn[bi], Pn[:, :, bi] = bs, bc, fb, Pb
+        # converged: lam^2/2 (the predicted decrease) is negligible -> take the full Newton step,
+        # which is safe in the quadratic-convergence region, and evaluate nothing more
+        done = 0.5 * lam2 <= tol * np.maximum(1.0, np.abs(f0))
+        ev = np.flatnonzero(~done)
+        if ev.size:
+            Ce = Ca[:, ev]
+            te, le, fe0 = np.ones(ev.size), lam2[ev], f0[ev]
+            se, sce, tse, tce = ss[ev], sc[ev], ts[ev], tc[ev]
+            es, ec = ns[ev], nc[ev]
+            fn, Pn = loss_probs(scores(es, ec, Ce), es, ec)
+            for _ in range(40):  # batched backtracking (Armijo) line search
+                bad = fn > fe0 - 1e-4 * te * le + 1e-12 * np.abs(fe0)
+                if not bad.any():
+                    break
+                te = np.where(bad, 0.5 * te, te)
+                bi = np.flatnonzero(bad)
+                bs, bc = tse[bi] - te[bi, None, None] * se[bi], tce[bi] - te[bi, None] * sce[bi]
+                fb, Pb = loss_probs(scores(bs, bc, Ce[:, bi]), bs, bc)
+                es[bi], ec[bi], fn[bi], Pn[:, :, bi] = bs, bc, fb, Pb
+            ns[ev], nc[ev] = es, ec
         theta_s[a], theta_c[a] = ns, nc
-        keep = 0.5 * lam2 > tol * np.maximum(1.0, np.abs(fn))
-        if not keep.any():
+        shared = False
+        if ev.size == 0:
             break
-        if keep.all():
-            f, P = fn, Pn
-        else:
-            active = a[keep]
-            f, P, Ca = fn[keep], Pn[:, :, keep], Ca[:, keep]
+        active, f, P = a[ev], fn, Pn
+        Ca = Ce if ev.size < d_ else Ca
     W = np.concatenate([theta_s, theta_c[:, None, :]], axis=1)
     if return_info:
         return W, {"n_iter": it, "decrement": dec}

@@ -84,7 +84,7 @@ def candidate_accuracy(X: np.ndarray, codes: np.ndarray, n_classes: int,
                        splits: Sequence[tuple[np.ndarray, np.ndarray]], base: Sequence[int],
                        candidates: Sequence[int], *, C: float = 1.0, X_test: np.ndarray | None = None,
                        codes_test: np.ndarray | None = None, W_base: Sequence[np.ndarray] | None = None,
-                       chunk_size: int | None = None, return_models: bool = False):
+                       chunk_size: int | None = None, return_models: bool = False, blas_threads: int | None = 1):
     """Accuracy of the classifier on features ``base + [j]`` for every ``j`` in ``candidates``.
 
     ``splits`` are (train_idx, test_idx) pairs over the rows of ``X``; with ``X_test`` given the
@@ -103,6 +103,26 @@ def candidate_accuracy(X: np.ndarray, codes: np.ndarray, n_classes: int,
     ct = codes if codes_test is None else codes_test
     acc = np.empty((cand.size, len(splits)))
     models = np.empty((cand.size, len(splits), q, kp)) if return_models else None
+    with _blas_limit(blas_threads):
+        _candidate_loop(X, Xt, codes, ct, K, kp, q, splits, base, cand, C, W_base, chunk_size, acc, models)
+    return (acc, models) if return_models else acc
+
+
+def _blas_limit(n):
+    """Limit BLAS threads (the products here are skinny; on few, shared cores threading costs more than
+    it gains); a no-op without threadpoolctl or with ``n=None``."""
+    import contextlib
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(n), user_api="blas")
+
+
+def _candidate_loop(X, Xt, codes, ct, K, kp, q, splits, base, cand, C, W_base, chunk_size, acc, models):
+    return_models = models is not None
     for f, (tr, te) in enumerate(splits):
         mu, sd = standardize_stats(X, tr)
         ytr, yte = codes[tr], ct[te]
@@ -126,7 +146,6 @@ def candidate_accuracy(X: np.ndarray, codes: np.ndarray, n_classes: int,
             acc[s:s + b, f] = (pred == yte[None]).mean(axis=1)
             if return_models:
                 models[s:s + b, f] = W
-    return (acc, models) if return_models else acc
 
 
 def single_neuron_accuracy(X, y, *, cv: int = 5, C: float = 1.0, random_state=0,
