@@ -33,9 +33,7 @@ def run_study(names: Sequence[str] | str, spec: StudySpec, run, *, report: bool 
     fns = [STUDIES.get(n) for n in names]  # unknown names fail before any work
     ctx = StudyContext(spec, run, progress=progress)
     if not spec.skip_finetune:
-        ft = ctx.step("finetune", "fine-tune", ctx.finetuned)
-        if ft is not None:
-            ft.save(ctx.run.result_dir("finetune"))
+        ctx.step("finetune", "fine-tune", ctx.finetuned)  # saves run/results/finetune__<name> itself
     for fn in fns:
         fn(ctx)
     ctx.save_steps()

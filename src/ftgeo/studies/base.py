@@ -88,6 +88,9 @@ class StudyContext:
     def pooling(self) -> str:
         if self.spec.pooling:
             return self.spec.pooling
+        if self.task.kind == "token":  # word-level targets: one vector per word, or per (head, dependent)
+            first = next((ex.targets[0] for ex in self.task.examples(self.spec.eval_split) if ex.targets), None)
+            return "pair" if first is not None and len(first.word_indices) == 2 else "word"
         if self._decoder is None:
             from ftgeo.models import load_model
             self._decoder = load_model(self.spec.model).is_decoder

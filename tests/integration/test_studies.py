@@ -1,0 +1,70 @@
+"""End-to-end studies: fine-tune -> extract -> analyses -> report, on real SST-2 rows.
+
+The default run uses a tiny random BERT/GPT-2 saved in code (seconds); the slow test runs all three
+studies and the decoder showcase on the packaged MiniLM and SmolLM2 at a small size.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ftgeo.models.tiny import save_tiny
+from ftgeo.results import load_result
+from ftgeo.studies import StudySpec, run_study
+
+
+def _spec(model, data_root, **kw):
+    base = dict(model=str(model), task="sst2", data_root=str(data_root), max_train_examples=96,
+                max_eval_examples=48, epochs=1.0, checkpoint_every=0.5, max_length=32,
+                batch_size=16, learning_rate=1e-3, max_general_examples=64, probe_layers="0,2",
+                directprobe_points=48)
+    base.update(kw)
+    return StudySpec.from_mapping(base)
+
+
+@pytest.mark.parametrize("arch", ["bert", "gpt2"])
+def test_gptology_study_on_tiny_model_writes_results_and_report(tmp_path, data_root, arch):
+    model = save_tiny(tmp_path / f"tiny-{arch}", arch, n_layers=2, hidden=32)
+    ctx = run_study("gptology", _spec(model, data_root), tmp_path / "run", progress=False)
+    assert [s.step for s in ctx.failed] == []
+    run = ctx.run
+    cka = load_result(run.result_dir("cka"))
+    pre = cka.matrix("pretrained", "pretrained")
+    # CKA(X, X) = 1 on the diagonal of the within-model matrix (layer 0 of a [CLS] pooling can be constant)
+    diag = np.diag(pre)[1:]
+    np.testing.assert_allclose(diag, 1.0, atol=1e-6)
+    assert pre.shape == (3, 3)
+    rogue = load_result(run.result_dir("rogue"))
+    assert rogue.kind == "rogue" and not rogue.summary().empty
+    steps = load_result(run.result_dir("study_steps")).table("steps")
+    assert set(steps.step) >= {"fine-tune", "cka", "rogue", "threshold", "ablation", "projection", "isotropy"}
+    page = run.report.read_text()
+    assert "Layer geometry (GPTology)" in page and "data:image/png;base64," in page
+    # the same study again is a cache hit for fine-tuning and extraction (resume), not a retrain
+    ctx2 = run_study("gptology", _spec(model, data_root), run.root, progress=False)
+    assert ctx2.steps[0].step == "fine-tune" and ctx2.steps[0].seconds < ctx.steps[0].seconds
+
+
+def test_unknown_study_fails_before_any_work(tmp_path, data_root):
+    from ftgeo.errors import UnknownNameError
+    with pytest.raises(UnknownNameError, match="did you mean 'gptology'"):
+        run_study("gptolgy", _spec("minilm-l6", data_root), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_demo_all_studies_on_packaged_models(tmp_path, data_root):
+    from ftgeo.studies.demo import run_demo
+    spec = _spec("minilm-l6", data_root, max_train_examples=400, max_eval_examples=200, epochs=2.0,
+                 learning_rate=1e-4, probe_layers="6", directprobe_points=120, max_general_examples=200)
+    ctx = run_demo(spec, tmp_path / "demo", progress=False)
+    assert [f"{s.study}/{s.step}: {s.error}" for s in ctx.failed] == []
+    run = ctx.run
+    for name in ("cka", "rogue", "threshold", "ablation", "projection", "isotropy", "compression", "variance",
+                 "neurons", "probe", "directprobe", "dynamics", "centroids", "rogue_decoder"):
+        assert (run.result_dir(name) / "result.json").is_file(), name
+    # SmolLM2's famous rogue dimension: one dimension carries a large share of the last layer's variance
+    dec = load_result(run.result_dir("rogue_decoder"))
+    assert isinstance(dec.summary(), pd.DataFrame)
+    assert "ftgeo demo" in run.report.read_text()
