@@ -135,14 +135,17 @@ class NeuronHistogramDisplay(Display):
 class BestNeuronDisplay(Display):
     """Violin plot of the best neuron's eval-split activation by class, one panel per model."""
 
-    def __init__(self, activation: pd.DataFrame, label_names: list[str], layer: int):
-        self.activation, self.label_names, self.layer = activation, label_names, layer
+    def __init__(self, activation: pd.DataFrame, label_names: list[str], layer: int, best: dict | None = None):
+        self.activation, self.label_names, self.layer, self.best = activation, label_names, layer, best or {}
 
     @classmethod
     def from_result(cls, result, layer=None) -> "BestNeuronDisplay":
         a = result.table("activation")
         layer = _pick_layer(a, layer)
-        return cls(a[a.layer == layer], list(result.meta.get("label_names", [])), layer)
+        sel = result.table("selection")
+        sel = sel[(sel.layer == layer) & (sel.step == 1)]
+        best = {m: int(d) for m, d in zip(sel.model, sel.dim)}
+        return cls(a[a.layer == layer], list(result.meta.get("label_names", [])), layer, best)
 
     def plot(self, ax=None) -> "BestNeuronDisplay":
         models = list(dict.fromkeys(self.activation["model"]))
@@ -161,6 +164,7 @@ class BestNeuronDisplay(Display):
                 a.violinplot([data[i] for i in keep], positions=[i for i in keep], showmedians=True)
             names = [self.label_names[int(l)] if 0 <= int(l) < len(self.label_names) else str(l) for l in labels]
             a.set_xticks(range(len(labels)), names, rotation=30, fontsize=7)
-            a.set_title(f"{model}: best neuron, layer {self.layer}", fontsize=9)
+            dim = f" (dim {self.best[model]})" if model in self.best else ""
+            a.set_title(f"{model}: best neuron{dim}, layer {self.layer}", fontsize=9)
             a.set_ylabel("activation")
         return self
