@@ -304,7 +304,8 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
         _write_metrics(folder, trainer.state.log_history, split_names)
 
     early = EarlyStopping(rec.early_stopping_patience) if rec.early_stopping_patience else None
-    cbs = [ScheduleCallback(checkpoint_every), MetadataCallback(on_checkpoint)] + ([early] if early else [])
+    meta_cb = MetadataCallback(on_checkpoint)
+    cbs = [ScheduleCallback(checkpoint_every), meta_cb] + ([early] if early else [])
     trainer = FtgeoTrainer(model=net, args=args, train_dataset=train_f, data_collator=Collator(
         lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0, kind),
         callbacks=cbs + list(callbacks), ftgeo=ftgeo_state)
@@ -332,7 +333,10 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
             best = best_ck
             if best_ck.step != trainer.state.global_step:
                 trainer._load_from_checkpoint(str(best_ck.path))
-    final_metrics = trainer.evaluate_sets()
+    restored = best is not None and best.step != trainer.state.global_step
+    final_metrics = meta_cb.last_metrics.get(trainer.state.global_step)
+    if restored or not final_metrics:  # the final weights were not evaluated yet
+        final_metrics = trainer.evaluate_sets()
     trainer.save_model(str(folder))
     trainer.accelerator.wait_for_everyone()
     if rank == 0:
