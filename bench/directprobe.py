@@ -88,6 +88,7 @@ def main(argv=None):
     ap.add_argument("--baseline-n", type=int, default=200, help="points on which the slow reference runs")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--pairs", default="label_min", choices=["all", "label_min"])
+    ap.add_argument("--sizes-none", action="store_true", help="skip the full-size sets (head-to-head only)")
     args = ap.parse_args(argv)
 
     from ftgeo.analysis.directprobe import DirectProbe, directprobe_reference
@@ -97,10 +98,11 @@ def main(argv=None):
     sets = [(f"udpos-{n}", Xr[:n], yr[:n]) for n in args.sizes]
     Xp, yp = _planted(args.planted_n)
     sets.append((f"planted-{args.planted_n}", Xp, yp))
+    if args.sizes_none:
+        sets = []
 
     results = []
     for name, X, y in sets:
-        dp = DirectProbe(progress=False, pairs=args.pairs)
         sec, dp = _timed(lambda: DirectProbe(progress=False, pairs=args.pairs).fit(X, y), args.repeats)
         row = {"set": name, "n": int(X.shape[0]), "d": int(X.shape[1]), "n_labels": dp.n_labels_,
                "n_clusters": dp.n_clusters_, "ftgeo_s": round(sec, 3),

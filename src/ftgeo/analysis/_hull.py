@@ -27,9 +27,9 @@ Two questions about finite point sets ``A`` (m x d) and ``B`` (k x d):
   iterate also yields the certified lower bound (min_a z.a - max_y z.y) / ||z|| <= dist, and
   we stop when the gap between ||z|| and that bound is below ``rtol``.
 
-Tolerances (documented in docs/directprobe.md): the LP is solved on data centred and scaled to
-unit max-abs coordinate; HiGHS' primal feasibility tolerance is 1e-7 on constraints whose
-right-hand side is 1.  A "separated" answer is only returned after a float64 check that the
+Tolerances (documented in docs/directprobe.md): the LP is solved in whitened coordinates of the
+affine hull of the two sets (see :func:`lp_separate`); HiGHS' primal feasibility tolerance is
+1e-7 on constraints whose right-hand side is 1.  A "separated" answer is only returned after a float64 check that the
 returned w gives min_a w.a - max_y w.y > ``SEP_RTOL`` x (|min_a w.a| + |max_y w.y| + ||w|| s),
 with ``SEP_RTOL = 1e-12`` and s the data scale: hulls that touch, or are closer than the
 LP's numerical resolution (~1e-7 of the data scale), are treated as overlapping.
@@ -66,41 +66,48 @@ def lp_separate(A: np.ndarray, B: np.ndarray):
     """Solve (LP-1) on *all* rows of A and B with HiGHS.
 
     Returns a unit direction ``w`` (in the original coordinates) with min A w > max B w when
-    the LP is feasible, or ``None`` when it is infeasible (the hulls intersect).  The data are
-    centred on the mean of A and B and divided by their max-abs coordinate first (separability
-    is affine invariant), which keeps HiGHS' absolute tolerances meaningful.
+    the LP is feasible, or ``None`` when it is infeasible (the hulls intersect).
+
+    Separability is invariant under invertible affine maps and only the affine hull of A u B
+    matters, so the LP is posed in *whitened* coordinates of that affine hull: with the
+    centred stacked points P0 = U S V^T (thin SVD), a point becomes its row of U (directions
+    with singular value <= 1e-12 x the largest are numerically empty and dropped).  This keeps
+    HiGHS' absolute tolerances meaningful for anisotropic data (rogue dimensions) and gives the
+    LP min(n_A + n_B - 1, d) + 1 variables instead of d + 1.
     """
     nA, d = A.shape
     nB = B.shape[0]
-    shift = 0.5 * (A.mean(axis=0) + B.mean(axis=0))
-    As = A - shift
-    Bs = B - shift
-    scale = max(float(np.abs(As).max(initial=0.0)), float(np.abs(Bs).max(initial=0.0)))
-    if scale == 0.0:          # every point is the same point: the hulls coincide
+    P0 = np.vstack([A, B])
+    P0 -= P0.mean(axis=0)
+    U, sv, Vt = np.linalg.svd(P0, full_matrices=False)
+    if sv.size == 0 or sv[0] == 0.0:          # every point is the same point: the hulls coincide
         return None
-    As /= scale
-    Bs /= scale
-    A_ub = np.empty((nA + nB, d + 1))
-    A_ub[:nA, :d] = -As
-    A_ub[:nA, d] = 1.0
-    A_ub[nA:, :d] = Bs
-    A_ub[nA:, d] = -1.0
+    keep = sv > 1e-12 * sv[0]
+    r = int(keep.sum())
+    Uk = U[:, keep] * np.sqrt(nA + nB)        # unit-variance coordinates
+    A_ub = np.empty((nA + nB, r + 1))
+    A_ub[:nA, :r] = -Uk[:nA]
+    A_ub[:nA, r] = 1.0
+    A_ub[nA:, :r] = Uk[nA:]
+    A_ub[nA:, r] = -1.0
     b_ub = np.full(nA + nB, -1.0)
-    res = linprog(np.zeros(d + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs")
+    res = linprog(np.zeros(r + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs")
     if res.status == 2:
         return None
     if res.status != 0:
         # numerical difficulty: retry once with the dual simplex and no presolve
-        res = linprog(np.zeros(d + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs-ds",
+        res = linprog(np.zeros(r + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs-ds",
                       options={"presolve": False})
         if res.status == 2:
             return None
         if res.status != 0:
             raise HullSolverError(f"HiGHS could not decide separability ({res.status}: {res.message}); "
                                   "check the data for extreme values or rescale it.")
-    w = res.x[:d]
+    wk = res.x[:r]
+    # u = sqrt(m) S^-1 V^T (x - mean)  =>  wk.u = (V S^-1 wk sqrt(m)).(x - mean)
+    w = Vt[keep].T @ (wk / sv[keep])
     nrm = float(np.linalg.norm(w))
-    if nrm == 0.0:
+    if nrm == 0.0 or not np.isfinite(nrm):
         return None
     return w / nrm
 
