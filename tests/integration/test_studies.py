@@ -23,7 +23,7 @@ def _spec(model, data_root, **kw):
     return StudySpec.from_mapping(base)
 
 
-@pytest.mark.parametrize("arch", ["bert", "gpt2"])
+@pytest.mark.parametrize("arch", ["bert", pytest.param("gpt2", marks=pytest.mark.slow)])
 def test_gptology_study_on_tiny_model_writes_results_and_report(tmp_path, data_root, arch):
     model = save_tiny(tmp_path / f"tiny-{arch}", arch, n_layers=2, hidden=32)
     ctx = run_study("gptology", _spec(model, data_root), tmp_path / "run", progress=False)

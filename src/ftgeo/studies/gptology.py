@@ -41,7 +41,7 @@ def run_gptology(ctx: StudyContext) -> StudyContext:
         ctx.step(STUDY, "ablation", lambda: g.run_ablation(ft_tr, ft_ev, run=run, model=model_dir))
     target = ft_ev if ft_ev is not None else pre_ev
     last = target.n_layers - 1
-    proj_layers = sorted({0, last // 2, last})
+    proj_layers = sorted({min(1, last), last // 2, last})  # layer 0 of [CLS] pooling is one constant vector
     ctx.step(STUDY, "projection", lambda: g.run_projection(target, run=run, layers=proj_layers,
                                                           method=["pca", "tsne"], max_samples=1000,
                                                           progress=ctx.progress))
