@@ -116,7 +116,7 @@ def _dp_args(p):
     p.add_argument("--eval-reps", nargs="+", default=None, metavar="DIR",
                    help="evaluation split, one per --train-reps: nearest-hull accuracy and train/eval similarity")
     add_layers_argument(p)
-    p.add_argument("--max-points", type=_max_points, default=2000,
+    p.add_argument("--max-points", type=_max_points, default=1000,
                    help="seeded stratified subsample of the training rows ('all' for every row)")
     p.add_argument("--max-eval-points", type=_max_points, default=500, help="same for the eval rows")
     p.add_argument("--no-predict", action="store_true", help="skip nearest-hull prediction of the eval rows")
@@ -209,7 +209,7 @@ def _ct_args(p):
     p.add_argument("--finetuned-eval", default=None, metavar="DIR",
                    help="task B eval split from the fine-tuned model (for probe accuracy)")
     add_layers_argument(p)
-    p.add_argument("--max-points", type=_max_points, default=2000,
+    p.add_argument("--max-points", type=_max_points, default=1000,
                    help="seeded stratified subsample for DirectProbe ('all' for every row)")
     p.add_argument("--kinds", default="linear", help="probe kinds for the accuracy comparison")
     _probe_options(p)

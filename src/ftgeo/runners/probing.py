@@ -124,7 +124,7 @@ def _manifest(reps) -> dict:
 
 # ----------------------------------------------------------------------------- DirectProbe per layer
 def run_directprobe(train_reps, eval_reps=None, *, run: RunDir | str | None = None, layers=None,
-                    max_points: int | None = 2000, max_eval_points: int | None = 500, predict: bool = True,
+                    max_points: int | None = 1000, max_eval_points: int | None = 500, predict: bool = True,
                     random_state: int = 0, names: Sequence[str] | None = None, name: str = "directprobe",
                     figures: bool = True, progress: bool = True) -> DirectProbeLayersResult:
     """DirectProbe (Zhou & Srikumar 2021) on every layer of each set: cluster count vs label count,
@@ -384,7 +384,7 @@ def run_centroids(before, after, *, run: RunDir | str | None = None, layers=None
 
 # ----------------------------------------------------------------------------- cross-task
 def run_cross_task(pretrained_reps, finetuned_reps, *, pretrained_eval=None, finetuned_eval=None,
-                   run: RunDir | str | None = None, layers=None, max_points: int | None = 2000,
+                   run: RunDir | str | None = None, layers=None, max_points: int | None = 1000,
                    random_state: int = 0, tol: float = 1e-9, probe_kinds: Sequence[str] = ("linear",),
                    probe_options: dict | None = None, name: str = "cross_task", figures: bool = True,
                    progress: bool = True) -> CrossTaskResult:
