@@ -97,7 +97,7 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
              max_train_samples: int | None = None, max_eval_samples: int | None = None,
              epochs: float | None = None, seed: int = 0, checkpoint_every: float | int | None = None,
              overwrite: bool = False, progress: bool = True, logging_steps: int | None = None,
-             callbacks: Sequence[Any] = (), **overrides: Any):
+             group_by_length: bool = False, callbacks: Sequence[Any] = (), **overrides: Any):
     """Fine-tune ``model`` on ``task`` with a named recipe; returns a :class:`FinetuneResult`.
 
     Parameters
@@ -117,6 +117,8 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     epochs : number of epochs (default: the recipe's; ``closer-look`` uses 3 for base-size models).
     checkpoint_every : optimizer steps (>= 1) or a fraction of an epoch (< 1); default once per epoch.
     overwrite : replace a model folder written with other settings.
+    group_by_length : batch examples of similar token length together (``Trainer``'s
+        ``LengthGroupedSampler``): much less padding, so much faster on CPU for short texts.
     callbacks : extra ``transformers.TrainerCallback`` objects.
     """
     from ftgeo.data.base import fingerprint_examples
@@ -177,6 +179,7 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
                 "train_split": train_split, "eval_split": eval_split, "recipe": rec.to_dict(),
                 "epochs": epochs, "seed": seed, "max_train_samples": max_train_samples,
                 "max_eval_samples": max_eval_samples, "checkpoint_every": checkpoint_every,
+                "group_by_length": bool(group_by_length),
                 "train_fingerprint": fingerprint_examples(train_ex, task.label_names),
                 "eval_fingerprint": fingerprint_examples(eval_ex, task.label_names)}
     from ftgeo import __version__
@@ -270,6 +273,7 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
         logging_strategy="steps", logging_steps=logging_steps, report_to="none", disable_tqdm=no_bar,
         remove_unused_columns=False, dataloader_num_workers=0, optim="adamw_torch",
         use_cpu=not torch.cuda.is_available(), ddp_find_unused_parameters=False,
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
     split_names = {"eval": eval_split}
     eval_sets = {"eval": eval_f}

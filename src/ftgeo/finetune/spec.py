@@ -41,6 +41,7 @@ class FinetuneSpec(Spec):
     max_eval_samples: int | None = None
     seed: int = 0
     checkpoint_every: float | None = None
+    group_by_length: bool = False
     # recipe overrides
     learning_rate: float | None = None
     batch_size: int | None = None
@@ -86,7 +87,8 @@ class FinetuneSpec(Spec):
         return dict(recipe=self.recipe, out=out, name=self.name, data_root=self.data_root,
                     train_split=self.train_split, eval_split=self.eval_split,
                     max_train_samples=self.max_train_samples, max_eval_samples=self.max_eval_samples,
-                    seed=self.seed, checkpoint_every=self.checkpoint_every, **self.overrides())
+                    seed=self.seed, checkpoint_every=self.checkpoint_every,
+                    group_by_length=self.group_by_length, **self.overrides())
 
     def run_finetune(self, *, progress: bool = True):
         from ftgeo.finetune.core import finetune
