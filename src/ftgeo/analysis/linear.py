@@ -25,6 +25,10 @@ direction that adds the same constant to every class intercept leaves the softma
 is a null direction of (2); it is removed by adding ``1 1^T`` to the intercept block of the
 Hessian (the gradient is orthogonal to it, so the iterates keep ``sum_k b_k = 0``).
 
+:func:`fit_candidates` is the same Newton method specialised to the salient-neuron search: D
+problems that share a block of columns and differ in one candidate column, with every sum over the
+examples written as one large matrix product over all candidates (see its docstring).
+
 :class:`SoftmaxClassifier` is the estimator for one problem (Newton for few parameters,
 L-BFGS on the same objective for many, e.g. 768 dimensions).
 """
