@@ -85,7 +85,7 @@ def main(argv=None):
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--max-sentences", type=int, default=700, help="dev sentences to extract (~9.6k words)")
     ap.add_argument("--planted-n", type=int, default=2000)
-    ap.add_argument("--baseline-n", type=int, default=200, help="points on which the slow reference runs")
+    ap.add_argument("--baseline-n", type=int, default=150, help="points on which the slow reference runs")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--pairs", default="label_min", choices=["all", "label_min"])
     ap.add_argument("--sizes-none", action="store_true", help="skip the full-size sets (head-to-head only)")
