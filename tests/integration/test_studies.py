@@ -43,7 +43,10 @@ def test_gptology_study_on_tiny_model_writes_results_and_report(tmp_path, data_r
     assert "Layer geometry (GPTology)" in page and "data:image/png;base64," in page
     # the same study again is a cache hit for fine-tuning and extraction (resume), not a retrain
     ctx2 = run_study("gptology", _spec(model, data_root), run.root, progress=False)
-    assert ctx2.steps[0].step == "fine-tune" and ctx2.steps[0].seconds < ctx.steps[0].seconds
+    first, again = ctx.finetuned(), ctx2.finetuned()
+    assert again.model_dir == first.model_dir and again.meta["complete"]
+    assert again.meta["train_seconds"] == first.meta["train_seconds"]  # read back from disk, not retrained
+    assert len(list(run.reps.iterdir())) == len({p.name for p in run.reps.iterdir()})
 
 
 def test_unknown_study_fails_before_any_work(tmp_path, data_root):

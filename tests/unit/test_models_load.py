@@ -1,7 +1,6 @@
 """load_model, LoadedModel, the MODELS registry and the tiny offline models."""
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -66,12 +65,10 @@ def test_sequence_head_with_label_names(arch, tmp_path):
 
 def test_load_model_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    t = time.perf_counter()
     with pytest.raises(OfflineError) as e:
         load_model("gpt2")
     assert str(e.value) == ("cannot load model 'gpt2' from the Hugging Face hub (HF_HUB_OFFLINE is set); use a local "
                             "folder or a packaged name (minilm-l6, smollm2-135m)")
-    assert time.perf_counter() - t < 10
     with pytest.raises(DataNotFoundError, match="does not exist"):
         load_model(tmp_path / "nope")
     (tmp_path / "empty").mkdir()

@@ -31,8 +31,10 @@ def run_closer_look(ctx: StudyContext) -> StudyContext:
     probe_layers = [l for l in probe_layers if l < pre_tr.n_layers] or [pre_tr.n_layers - 1]
     ctx.step(STUDY, "probe", lambda: p.run_probe(sets_tr, sets_ev, run=run, layers=probe_layers, names=names,
                                                 random_state=spec.seed, progress=ctx.progress))
+    # with [CLS] pooling layer 0 is one constant vector: DirectProbe can merge nothing there
+    dp_layers = list(range(1 if ctx.pooling == "cls" else 0, pre_tr.n_layers))
     ctx.step(STUDY, "directprobe", lambda: p.run_directprobe(
-        sets_tr, sets_ev, run=run, names=names, max_points=spec.directprobe_points,
+        sets_tr, sets_ev, run=run, names=names, layers=dp_layers, max_points=spec.directprobe_points,
         max_eval_points=max(100, spec.directprobe_points // 2), random_state=spec.seed, progress=ctx.progress))
     if len(sets_tr) == 2:
         ctx.step(STUDY, "centroids", lambda: p.run_centroids(pre_ev, sets_ev[1], run=run, figures=True))
@@ -51,6 +53,6 @@ def _dynamics(ctx: StudyContext):
         sets.append(ctx.reps("checkpoint", spec.eval_split, model=str(ck.path), checkpoint=ck.name))
     steps = [0] + [ck.step for ck in ft.checkpoints]
     last = sets[0].n_layers - 1
-    layers = sorted({0, last // 2, last})  # DirectProbe at every checkpoint x layer is the costly part
+    layers = sorted({0 if ctx.pooling != "cls" else min(1, last), last // 2, last})  # DirectProbe at every checkpoint x layer is the costly part
     return p.run_dynamics(sets, steps=steps, run=ctx.run, layers=layers, max_points=spec.directprobe_points,
                           random_state=spec.seed, progress=ctx.progress)
