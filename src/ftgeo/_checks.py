@@ -43,6 +43,7 @@ def check_labels(y, n_samples: int | None = None, name: str = "y", *, min_classe
                               f"this needs at least {min_classes}.")
     if min_per_class and counts.min() < min_per_class:
         worst = classes[counts.argmin()]
+        worst = worst.item() if hasattr(worst, "item") else worst
         raise ValidationError(f"label {worst!r} in {name} has {counts.min()} example(s); "
                               f"this needs at least {min_per_class} per label (e.g. for {min_per_class}-fold CV).")
     return arr

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ftgeo.errors import ValidationError
-from ftgeo.reps import resolve_layer
 from ftgeo.results.geometry import (
     AblationResult, CKAResult, IsotropyResult, ProjectionResult, RogueResult, ThresholdResult,
 )
 from ftgeo.run import RunDir
+from ftgeo.runners._common import finish_result as _finish, save_display as _save
+from ftgeo.runners._common import layer_indices as _layers
 
 __all__ = ["run_cka", "run_rogue", "run_threshold", "run_ablation", "run_projection", "run_isotropy",
            "resolve_head", "set_names"]
@@ -48,13 +49,6 @@ def set_names(reps_list: Sequence, names: Sequence[str] | None = None) -> list[s
     return out
 
 
-def _layers(reps, layers) -> list[int]:
-    if layers is None:
-        return list(range(reps.n_layers))
-    if isinstance(layers, (int, np.integer)):
-        layers = [layers]
-    return sorted({resolve_layer(int(l), reps.n_layers) for l in layers})
-
 
 def _check_aligned(a, b, what=("first", "second")) -> None:
     ia, ib = np.asarray(a.ids), np.asarray(b.ids)
@@ -73,20 +67,6 @@ def _labelled(reps, layer: int):
     return X[keep], y[keep]
 
 
-def _finish(result, run: RunDir | None, name: str, figures: bool, draw: Callable[[RunDir, str], list[str]]):
-    if run is None:
-        return result
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    if figures:
-        result.meta["figures"] = draw(run, name)
-    result.save(run.result_dir(name))
-    return result
-
-
-def _save(display, run: RunDir, stem: str) -> str:
-    display.save(run.figure_stem(stem))
-    display.close()
-    return stem
 
 
 # ----------------------------------------------------------------------------- CKA

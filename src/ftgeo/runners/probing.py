@@ -17,32 +17,23 @@ import numpy as np
 import pandas as pd
 
 from ftgeo.errors import DataNotFoundError, ValidationError
-from ftgeo.reps import resolve_layer
 from ftgeo.results.probing import (
     CentroidResult, CrossTaskResult, DirectProbeLayersResult, DynamicsResult, ProbeResult,
 )
 from ftgeo.run import RunDir
+from ftgeo.runners._common import as_list as _as_list, finish_result as _finish, save_display as _save
+from ftgeo.runners._common import layer_indices as _layers
 
 __all__ = ["run_probe", "run_directprobe", "run_dynamics", "run_centroids", "run_cross_task",
            "discover_checkpoint_reps"]
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_list(x) -> list:
-    if x is None:
-        return []
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
 
 def _names(reps_list, names):
     from ftgeo.runners.geometry import set_names
     return set_names(reps_list, names)
 
-
-def _layers(reps, layers) -> list[int]:
-    if layers is None:
-        return list(range(reps.n_layers))
-    return sorted({resolve_layer(int(l), reps.n_layers) for l in np.atleast_1d(layers)})
 
 
 def _labelled(reps, layer: int, what: str = "the"):
@@ -56,20 +47,6 @@ def _labelled(reps, layer: int, what: str = "the"):
     return X, names[y[keep]].astype(str), keep
 
 
-def _finish(result, run, name: str, figures: bool, draw):
-    if run is None:
-        return result
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    if figures:
-        result.meta["figures"] = draw(run, name)
-    result.save(run.result_dir(name))
-    return result
-
-
-def _save(display, run: RunDir, stem: str) -> str:
-    display.save(run.figure_stem(stem))
-    display.close()
-    return stem
 
 
 def _check_aligned(a, b, what):

@@ -14,17 +14,17 @@ import numpy as np
 import pandas as pd
 
 from ftgeo.errors import ValidationError
-from ftgeo.reps import resolve_layer
 from ftgeo.results.redundancy import CompressionResult, NeuronsResult, VarianceResult
 from ftgeo.run import RunDir
+from ftgeo.runners._common import as_list as _as_list, finish_result as _finish, save_display as _save
+from ftgeo.runners._common import layer_indices
+
+
+def _layers(reps, layers) -> list[int]:
+    return layer_indices(reps, layers, default="last")  # the sentence embedding of the paper
 
 __all__ = ["run_compression", "run_variance", "run_neurons"]
 
-
-def _as_list(x) -> list:
-    if x is None:
-        return []
-    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 def _names(sets: Sequence, names: Sequence[str] | None) -> list[str]:
@@ -38,13 +38,6 @@ def _names(sets: Sequence, names: Sequence[str] | None) -> list[str]:
         return default[:len(sets)]
     return [f"set{i}" for i in range(len(sets))]
 
-
-def _layers(reps, layers) -> list[int]:
-    if layers is None:
-        return [reps.n_layers - 1]
-    if isinstance(layers, (int, np.integer)):
-        layers = [layers]
-    return sorted({resolve_layer(int(l), reps.n_layers) for l in layers})
 
 
 def _labelled(reps, layer: int, what: str):
@@ -65,20 +58,6 @@ def _check_pair(sets: Sequence, what: str) -> None:
                                   f"{b.n_layers}; extract both from the same architecture")
 
 
-def _finish(result, run, name: str, figures: bool, draw) -> object:
-    if run is None:
-        return result
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    if figures:
-        result.meta["figures"] = draw(run, name)
-    result.save(run.result_dir(name))
-    return result
-
-
-def _save(display, run: RunDir, stem: str) -> str:
-    display.save(run.figure_stem(stem))
-    display.close()
-    return stem
 
 
 # ----------------------------------------------------------------------------- compression
