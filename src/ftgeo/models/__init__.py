@@ -342,7 +342,7 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
             load_kwargs["label2id"] = {n: i for i, n in enumerate(names)}
         if tokenizer.pad_token_id is not None:
             load_kwargs["pad_token_id"] = tokenizer.pad_token_id
-    with warnings.catch_warnings(), _hf_progress_off():
+    with warnings.catch_warnings(), _hf_progress_off(), quiet_load_report():
         warnings.filterwarnings("ignore", message=".*newly initialized.*")
         try:
             model = cls.from_pretrained(source, **load_kwargs)
@@ -352,6 +352,19 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
                                    f"packaged name ({', '.join(MODELS.names())})") from None
             raise
     return _wrap(model, tokenizer, name=name, source=source, head=head, decoder=decoder)
+
+
+@contextlib.contextmanager
+def quiet_load_report():
+    """Hide transformers' LOAD REPORT for the key differences ftgeo causes on purpose: a fine-tuned
+    checkpoint's head left out when its base model is loaded, or a new head added to a base model."""
+    from transformers.utils import logging as hf_logging
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 @contextlib.contextmanager
