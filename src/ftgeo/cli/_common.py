@@ -76,3 +76,28 @@ def run_dir(args: argparse.Namespace, first_reps: str | Path | None = None):
         if p.parent.name == "reps":
             return RunDir(p.parent.parent).ensure()
     raise ValidationError("say where to write results with --run DIR")
+
+
+def number_list(spec: str | None, kind: type = int, example: str = "1,2,4,8") -> list | None:
+    """Parse ``"1,2,4"`` into ``[1, 2, 4]`` (``kind`` int or float); ``None`` stays ``None``."""
+    if spec is None:
+        return None
+    try:
+        return [kind(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        what = "integers" if kind is int else "numbers"
+        raise ValidationError(f"{spec!r} must be a comma-separated list of {what} like {example}") from None
+
+
+def print_written(result, run, name: str, *, max_rows: int = 30) -> int:
+    """Tell the user where an analysis wrote its result and figures, then print its summary table."""
+    print(f"{result.kind}: wrote {run.result_dir(name)}")
+    for f in result.meta.get("figures", []):
+        print(f"  figure {run.figures / f}.png (+ .svg)")
+    try:
+        import pandas as pd
+        with pd.option_context("display.max_rows", max_rows, "display.width", 140):
+            print(result.summary().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    except Exception:  # a summary print must never fail the command
+        pass
+    return 0

@@ -5,33 +5,16 @@ Only argparse-level code at import time; each ``run`` imports the runner it call
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 from ftgeo.cli._common import (
     AnalysisCommand, add_layers_argument, add_reps_arguments, add_run_arguments, open_reps, parse_layers, run_dir,
 )
+from ftgeo.cli._common import number_list, print_written
 from ftgeo.errors import ValidationError
 
-
-def _int_list(spec: str | None) -> list[int] | None:
-    if spec is None:
-        return None
-    try:
-        return [int(v) for v in spec.split(",") if v.strip()]
-    except ValueError:
-        raise ValidationError(f"{spec!r} must be a comma-separated list of integers like 0,1,2,4") from None
-
-
-def _done(result, run, name) -> int:
-    print(f"{result.kind}: wrote {run.result_dir(name)}")
-    for f in result.meta.get("figures", []):
-        print(f"  figure {run.figures / f}.png (+ .svg)")
-    try:
-        import pandas as pd
-        with pd.option_context("display.max_rows", 20, "display.width", 120):
-            print(result.summary().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    except Exception:  # a summary print must never fail the command
-        pass
-    return 0
+_int_list = partial(number_list, kind=int, example="0,1,2,4")
+_done = print_written
 
 
 # ----------------------------------------------------------------------------- cka

@@ -6,29 +6,17 @@ Only argparse-level code at import time; each ``run`` imports the runner it call
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 from ftgeo.cli._common import (
     AnalysisCommand, add_layers_argument, add_reps_arguments, add_run_arguments, open_reps, parse_layers, run_dir,
 )
+from ftgeo.cli._common import number_list, print_written
 from ftgeo.errors import ValidationError
 
-
-def _floats(spec: str | None):
-    if spec is None:
-        return None
-    try:
-        return [float(v) for v in spec.split(",") if v.strip()]
-    except ValueError:
-        raise ValidationError(f"{spec!r} must be a comma-separated list of numbers like 1e-7,1e-4,1") from None
-
-
-def _ints(spec: str | None):
-    if spec is None:
-        return None
-    try:
-        return [int(v) for v in spec.split(",") if v.strip()]
-    except ValueError:
-        raise ValidationError(f"{spec!r} must be a comma-separated list of integers like 32,64") from None
+_floats = partial(number_list, kind=float, example="1e-7,1e-4,1")
+_ints = partial(number_list, kind=int, example="32,64")
+_done = print_written
 
 
 def _max_points(v: str) -> int | None:
@@ -41,19 +29,6 @@ def _max_points(v: str) -> int | None:
     if n < 1:
         raise argparse.ArgumentTypeError("--max-points must be positive (or 'all')")
     return n
-
-
-def _done(result, run, name) -> int:
-    print(f"{result.kind}: wrote {run.result_dir(name)}")
-    for f in result.meta.get("figures", []):
-        print(f"  figure {run.figures / f}.png (+ .svg)")
-    try:
-        import pandas as pd
-        with pd.option_context("display.max_rows", 30, "display.width", 140):
-            print(result.summary().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    except Exception:  # a summary print must never fail the command
-        pass
-    return 0
 
 
 def _probe_options(p):
