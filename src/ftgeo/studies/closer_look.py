@@ -52,7 +52,8 @@ def _dynamics(ctx: StudyContext):
     for ck in ft.checkpoints:
         sets.append(ctx.reps("checkpoint", spec.eval_split, model=str(ck.path), checkpoint=ck.name))
     steps = [0] + [ck.step for ck in ft.checkpoints]
-    last = sets[0].n_layers - 1
-    layers = sorted({0 if ctx.pooling != "cls" else min(1, last), last // 2, last})  # DirectProbe at every checkpoint x layer is the costly part
+    # DirectProbe at every checkpoint x layer is the costly part (overlapping pretrained sets need many
+    # LPs): the study tracks the last layer; `ftgeo analyze dynamics --layers` does any others
+    layers = [sets[0].n_layers - 1]
     return p.run_dynamics(sets, steps=steps, run=ctx.run, layers=layers, max_points=spec.directprobe_points,
                           random_state=spec.seed, progress=ctx.progress)
