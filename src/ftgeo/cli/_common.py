@@ -48,14 +48,14 @@ def parse_layers(spec: str | None, n_layers: int) -> list[int]:
         part = part.strip()
         if not part:
             continue
+        a, sep, b = part[1:].partition("-")  # a leading '-' is a negative index, not a range
+        bounds = (part[0] + a, b) if sep else (part,)
         try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
-                out.update(range(resolve_layer(int(a), n_layers), resolve_layer(int(b), n_layers) + 1))
-            else:
-                out.add(resolve_layer(int(part), n_layers))
+            ints = [int(x) for x in bounds]
         except ValueError:
             raise ValidationError(f"--layers {spec!r}: {part!r} is not a layer index or range like 2-5") from None
+        idx = [resolve_layer(i, n_layers) for i in ints]
+        out.update(range(idx[0], idx[-1] + 1))
     if not out:
         raise ValidationError(f"--layers {spec!r} selects no layer")
     return sorted(out)
