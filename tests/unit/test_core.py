@@ -180,3 +180,12 @@ def test_cli_number_list_and_layer_spec():
     assert parse_layers("last", 7) == [6] and parse_layers(None, 3) == [0, 1, 2]
     with pytest.raises(ValidationError, match="layer 9 does not exist"):
         parse_layers("9", 7)
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path):
+    import os
+    p = tmp_path / "r.html"
+    _atomic.write_text(p, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~mask)
