@@ -121,6 +121,17 @@ def lp_separates(A: np.ndarray, B: np.ndarray) -> bool:
     return bool(_verify(A, B, w, scale)[0])
 
 
+
+def _separate_all(A, B, scale, stats):
+    """One LP on every point of A and B, kept only if the hyperplane verifies: (w, lo, hi) or None."""
+    if stats is not None:
+        stats["lp"] = stats.get("lp", 0) + 1
+    w = lp_separate(A, B)
+    if w is None:
+        return None
+    ok, lo, hi, _, _ = _verify(A, B, w, scale)
+    return (w, lo, hi) if ok else None
+
 def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stats: dict | None = None):
     """Exact strict-separability test with constraint generation (see the module docstring).
 
@@ -144,13 +155,7 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
         pa = np.zeros(nA)
         pb = np.zeros(nB)
     if nA + nB <= 2 * _INIT_WORKING:
-        if stats is not None:
-            stats["lp"] = stats.get("lp", 0) + 1
-        w = lp_separate(A, B)
-        if w is None:
-            return None
-        ok, lo, hi, _, _ = _verify(A, B, w, scale)
-        return (w, lo, hi) if ok else None
+        return _separate_all(A, B, scale, stats)
     inA = np.zeros(nA, dtype=bool)
     inB = np.zeros(nB, dtype=bool)
     inA[np.argsort(pa, kind="stable")[:_INIT_WORKING]] = True
@@ -174,13 +179,7 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
             # the working set itself is not verified separated (numerical resolution): decide on all points
             if inA.all() and inB.all():
                 return None
-            if stats is not None:
-                stats["lp"] = stats.get("lp", 0) + 1
-            w = lp_separate(A, B)
-            if w is None:
-                return None
-            ok, lo, hi, _, _ = _verify(A, B, w, scale)
-            return (w, lo, hi) if ok else None
+            return _separate_all(A, B, scale, stats)
         if va.size > _GROW:
             va = va[np.argsort(pa[va], kind="stable")[:_GROW]]
         if vb.size > _GROW:
