@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,25 @@ def test_atomic_write_gives_usual_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (p.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+
+def test_cli_no_progress_silences_transformers_bars_and_restores(monkeypatch):
+    """`--no-progress` sets FTGEO_NO_PROGRESS only while the verb runs; transformers' own bars follow it."""
+    from transformers.utils import logging as hf_logging
+
+    from ftgeo.cli.main import _progress_env
+    from ftgeo.models import hf_progress_off
+
+    monkeypatch.delenv("FTGEO_NO_PROGRESS", raising=False)
+    with _progress_env(True):
+        assert os.environ["FTGEO_NO_PROGRESS"] == "1"
+        with hf_progress_off():
+            assert not hf_logging.is_progress_bar_enabled()
+        assert hf_logging.is_progress_bar_enabled()
+    assert "FTGEO_NO_PROGRESS" not in os.environ
+    monkeypatch.setenv("FTGEO_NO_PROGRESS", "0")
+    with _progress_env(True):
+        assert os.environ["FTGEO_NO_PROGRESS"] == "1"
+    assert os.environ["FTGEO_NO_PROGRESS"] == "0"
+    with _progress_env(False), hf_progress_off():
+        assert hf_logging.is_progress_bar_enabled()

@@ -8,7 +8,9 @@ Python function. ``ftgeo analyze NAME`` dispatches through the analysis registry
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 from ftgeo import __version__
@@ -50,13 +52,30 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args._run(args) or 0)
+        with _progress_env(bool(getattr(args, "no_progress", False))):
+            return int(args._run(args) or 0)
     except FtgeoError as exc:
         print(f"ftgeo {args.verb}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ftgeo {args.verb}: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _progress_env(off: bool):
+    """``--no-progress`` silences every bar of the command, transformers' own (weight loading, shard
+    writing) included, by setting ``FTGEO_NO_PROGRESS=1`` while the verb runs; restored afterwards."""
+    before = os.environ.get("FTGEO_NO_PROGRESS")
+    if off:
+        os.environ["FTGEO_NO_PROGRESS"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("FTGEO_NO_PROGRESS", None)
+        else:
+            os.environ["FTGEO_NO_PROGRESS"] = before
 
 
 if __name__ == "__main__":

@@ -324,7 +324,9 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     if resume is not None:
         meta["resumed_from"] = Path(resume).name
     t0 = time.perf_counter()
-    out = trainer.train(resume_from_checkpoint=resume)
+    from ftgeo.models import hf_progress_off
+    with hf_progress_off(no_bar):
+        out = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- final model
@@ -341,7 +343,8 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     final_metrics = meta_cb.last_metrics.get(trainer.state.global_step)
     if restored or not final_metrics:  # the final weights were not evaluated yet
         final_metrics = trainer.evaluate_sets()
-    trainer.save_model(str(folder))
+    with hf_progress_off(no_bar):
+        trainer.save_model(str(folder))
     trainer.accelerator.wait_for_everyone()
     if rank == 0:
         meta.update(complete=True, train_seconds=round(seconds, 3), tokenize_seconds=round(t_tok, 3),

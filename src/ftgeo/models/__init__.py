@@ -342,7 +342,7 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
             load_kwargs["label2id"] = {n: i for i, n in enumerate(names)}
         if tokenizer.pad_token_id is not None:
             load_kwargs["pad_token_id"] = tokenizer.pad_token_id
-    with warnings.catch_warnings(), _hf_progress_off(), quiet_load_report():
+    with warnings.catch_warnings(), hf_progress_off(), quiet_load_report():
         warnings.filterwarnings("ignore", message=".*newly initialized.*")
         try:
             model = cls.from_pretrained(source, **load_kwargs)
@@ -368,7 +368,7 @@ def quiet_load_report():
 
 
 @contextlib.contextmanager
-def _hf_progress_off():
+def hf_progress_off():
     """Silence transformers' own progress bars when ftgeo's are off (``FTGEO_NO_PROGRESS=1``)."""
     if os.environ.get("FTGEO_NO_PROGRESS", "") in ("", "0"):
         yield
