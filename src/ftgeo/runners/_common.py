@@ -5,6 +5,7 @@ from typing import Callable
 
 import numpy as np
 
+from ftgeo.errors import ValidationError
 from ftgeo.reps import resolve_layer
 from ftgeo.run import RunDir
 
@@ -41,3 +42,12 @@ def layer_indices(reps, layers, *, default: str = "all") -> list[int]:
     if layers is None:
         return list(range(reps.n_layers)) if default == "all" else [reps.n_layers - 1]
     return sorted({resolve_layer(int(l), reps.n_layers) for l in np.atleast_1d(layers)})
+
+
+def check_aligned(a, b, what: str, why: str = "") -> None:
+    """Raise unless representation sets ``a`` and ``b`` hold the same examples in the same order
+    (``what`` names them in the message, ``why`` says which analysis needs it)."""
+    ia, ib = np.asarray(a.ids), np.asarray(b.ids)
+    if ia.shape != ib.shape or not np.array_equal(ia, ib):
+        raise ValidationError(f"{what} hold different examples ({ia.size} vs {ib.size} ids, or another order)"
+                              f"{'; ' + why if why else ''}: extract every set from the same task split")

@@ -19,7 +19,7 @@ from ftgeo.results.geometry import (
     AblationResult, CKAResult, IsotropyResult, ProjectionResult, RogueResult, ThresholdResult,
 )
 from ftgeo.run import RunDir
-from ftgeo.runners._common import finish_result as _finish, save_display as _save
+from ftgeo.runners._common import check_aligned as _check_aligned, finish_result as _finish, save_display as _save
 from ftgeo.runners._common import layer_indices as _layers
 
 __all__ = ["run_cka", "run_rogue", "run_threshold", "run_ablation", "run_projection", "run_isotropy",
@@ -50,14 +50,6 @@ def set_names(reps_list: Sequence, names: Sequence[str] | None = None) -> list[s
 
 
 
-def _check_aligned(a, b, what=("first", "second")) -> None:
-    ia, ib = np.asarray(a.ids), np.asarray(b.ids)
-    if ia.shape != ib.shape or not np.array_equal(ia, ib):
-        raise ValidationError(f"the {what[0]} and {what[1]} representation sets hold different examples "
-                              f"({ia.size} vs {ib.size} ids, or a different order); CKA compares the same examples "
-                              "in the same order: extract both from the same task split")
-
-
 def _labelled(reps, layer: int):
     y = np.asarray(reps.labels)
     keep = y >= 0
@@ -86,7 +78,8 @@ def run_cka(reps_a, reps_b=None, *, run: RunDir | str | None = None, layers=None
     sets = [reps_a] + ([reps_b] if reps_b is not None else [])
     nm = set_names(sets, names)
     if reps_b is not None:
-        _check_aligned(reps_a, reps_b)
+        _check_aligned(reps_a, reps_b, "the first and second representation sets",
+                       "CKA compares the same examples in the same order")
     if pairs not in ("bowtie", "cross"):
         raise ValidationError(f"pairs={pairs!r} must be 'bowtie' or 'cross'")
     lay = {n: _layers(r, layers) for n, r in zip(nm, sets)}

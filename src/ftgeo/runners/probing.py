@@ -21,7 +21,8 @@ from ftgeo.results.probing import (
     CentroidResult, CrossTaskResult, DirectProbeLayersResult, DynamicsResult, ProbeResult,
 )
 from ftgeo.run import RunDir
-from ftgeo.runners._common import as_list as _as_list, finish_result as _finish, save_display as _save
+from ftgeo.runners._common import as_list as _as_list, check_aligned as _check_aligned, finish_result as _finish
+from ftgeo.runners._common import save_display as _save
 from ftgeo.runners._common import layer_indices as _layers
 
 __all__ = ["run_probe", "run_directprobe", "run_dynamics", "run_centroids", "run_cross_task",
@@ -47,13 +48,6 @@ def _labelled(reps, layer: int, what: str = "the"):
     return X, names[y[keep]].astype(str), keep
 
 
-
-
-def _check_aligned(a, b, what):
-    ia, ib = np.asarray(a.ids), np.asarray(b.ids)
-    if ia.shape != ib.shape or not np.array_equal(ia, ib):
-        raise ValidationError(f"{what} hold different examples ({ia.size} vs {ib.size} ids, or another order); "
-                              "extract every set from the same task split")
 
 
 # ----------------------------------------------------------------------------- probes
@@ -273,7 +267,7 @@ def run_dynamics(reps_list: Sequence, *, steps: Sequence[int | None] | None = No
     if len(reps_list) < 2:
         raise ValidationError(f"dynamics needs the pretrained set and at least one checkpoint; got {len(reps_list)} set(s)")
     for i, r in enumerate(reps_list[1:], 1):
-        _check_aligned(reps_list[0], r, f"sets 0 and {i}")
+        _check_aligned(reps_list[0], r, f"sets 0 and {i}", "dynamics follows the same examples over training")
     nm = _names(reps_list, names)
     if steps is None:
         steps = [0] + [_step_of((r.manifest or {}).get("checkpoint")) for r in reps_list[1:]]
