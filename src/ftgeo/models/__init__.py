@@ -368,9 +368,12 @@ def quiet_load_report():
 
 
 @contextlib.contextmanager
-def hf_progress_off():
-    """Silence transformers' own progress bars when ftgeo's are off (``FTGEO_NO_PROGRESS=1``)."""
-    if os.environ.get("FTGEO_NO_PROGRESS", "") in ("", "0"):
+def hf_progress_off(off: bool | None = None):
+    """Silence transformers' own progress bars (weight loading, shard writing) while ftgeo's are off:
+    ``off=True``, or by default when ``FTGEO_NO_PROGRESS=1``."""
+    if off is None:
+        off = os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
+    if not off:
         yield
         return
     from transformers.utils import logging as hf_logging
