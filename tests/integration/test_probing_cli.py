@@ -51,9 +51,11 @@ def test_cli_probing_verbs(run_folder, capsys):
     grid = ["--hidden-sizes", "8", "--l2", "1e-4,1e-1", "--seeds", "2", "--max-epochs", "150", "--lr", "0.02"]
 
     assert main(["analyze", "probe", "--train-reps", pre_tr, ft_tr, "--eval-reps", pre_dev, ft_dev,
-                 "--kinds", "linear", "--layers", "last", "--names", "pre,ft", *grid]) == 0
+                 "--kinds", "linear", "--layers", "last", "--names", "pre,ft", "--max-train-points", "40",
+                 *grid]) == 0
     best = load_result(run_folder / "results" / "probe").table("best")
     assert best["set"].tolist() == ["pre", "ft"] and (best["mean"] == 1.0).all()
+    assert best["n_train"].tolist() == [40, 40]
     assert (run_folder / "figures" / "probe_accuracy.png").is_file()
     assert "probe: wrote" in capsys.readouterr().out
 

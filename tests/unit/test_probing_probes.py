@@ -167,3 +167,20 @@ def test_probe_layers_signal_only_in_one_layer():
     sc = res.table("scores")
     assert len(sc) == 2 * 3 * 2 and set(sc.split) == {"validation", "eval"}
     assert len(res.table("grid")) == 2 * 2
+
+
+def test_probe_layers_max_train_points_subsamples_stratified_and_seeded():
+    rng = np.random.default_rng(1)
+    n = 400
+    y = np.r_[np.zeros(300, int), np.ones(100, int)]
+    X = rng.normal(size=(n, 4))
+    X[:, 0] += np.where(y == 1, 3.0, -3.0)
+    tr = InMemoryRepresentations([X, X * 2.0], y, ["a", "b"])
+    ev = InMemoryRepresentations([X[:80], X[:80] * 2.0], y[:80], ["a", "b"])
+    kw = dict(kinds=("linear",), l2_grid=(1e-4,), n_seeds=1, progress=False, **FAST)
+    res = probe_layers(tr, ev, max_train_points=100, **kw)
+    assert res.table("best")["n_train"].tolist() == [100, 100]          # 75 + 25: proportional
+    full = probe_layers(tr, ev, **kw)
+    assert full.table("best")["n_train"].tolist() == [n, n]
+    again = probe_layers(tr, ev, max_train_points=100, **kw)
+    assert res.table("scores")["accuracy"].tolist() == again.table("scores")["accuracy"].tolist()

@@ -42,6 +42,8 @@ def _probe_options(p):
     p.add_argument("--max-epochs", type=int, default=200)
     p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     p.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch up to 4096 rows)")
+    p.add_argument("--max-train-points", type=_max_points, default=None,
+                   help="seeded stratified subsample of the probe's training rows (default: all)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -50,7 +52,7 @@ def _probe_kwargs(args) -> dict:
     return {"hidden_sizes": _ints(args.hidden_sizes), "l2_grid": _floats(args.l2) or list(DEFAULT_L2_GRID),
             "n_seeds": args.seeds, "validation_fraction": args.validation_fraction, "lr": args.lr,
             "max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size,
-            "random_state": args.seed}
+            "random_state": args.seed, "max_train_points": args.max_train_points}
 
 
 # ----------------------------------------------------------------------------- probe

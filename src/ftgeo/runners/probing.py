@@ -56,9 +56,10 @@ def run_probe(train_reps, eval_reps, *, val_reps=None, run: RunDir | str | None 
               l2_grid: Sequence[float] | None = None, n_seeds: int = 5, validation_fraction: float = 0.2,
               lr: float = 5e-3, max_epochs: int = 200, patience: int = 10, batch_size=None, random_state: int = 0,
               names: Sequence[str] | None = None, name: str = "probe", figures: bool = True,
-              progress: bool = True) -> ProbeResult:
+              max_train_points: int | None = None, progress: bool = True) -> ProbeResult:
     """Linear and MLP probes on every layer (Zhou & Srikumar 2022): grid search on a validation
     split, the best setting retrained with ``n_seeds`` seeds, mean ± std on the eval split.
+    ``max_train_points``: seeded stratified subsample of each training set (None = all rows).
 
     ``train_reps`` / ``eval_reps`` (/ ``val_reps``) may each be one set or a list of sets (e.g.
     [pretrained, fine-tuned]) paired by position; the result stacks them with a ``set`` column.
@@ -76,9 +77,11 @@ def run_probe(train_reps, eval_reps, *, val_reps=None, run: RunDir | str | None 
                                   hidden_sizes=hidden_sizes, l2_grid=DEFAULT_L2_GRID if l2_grid is None else l2_grid,
                                   n_seeds=n_seeds, validation_fraction=validation_fraction, lr=lr,
                                   max_epochs=max_epochs, patience=patience, batch_size=batch_size,
-                                  random_state=random_state, set_name=nm[i], progress=progress))
+                                  random_state=random_state, set_name=nm[i], max_train_points=max_train_points,
+                                  progress=progress))
     result = ProbeResult.combine(parts)
     result.meta["manifests"] = {n: _manifest(r) for n, r in zip(nm, tr)}
+    result.meta["max_train_points"] = max_train_points
 
     def draw(run, name):
         from ftgeo.plot.probing import ProbeAccuracyDisplay

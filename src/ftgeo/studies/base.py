@@ -41,12 +41,14 @@ class StudySpec(Spec):
     general_corpus: str = "brown"       # out-of-domain PCA corpus (Emergent properties)
     max_general_examples: int = 2000
     probe_layers: str = "0,2,4,6"       # layers for the MLP-probe grid (every layer is slow on CPU)
+    probe_points: int = 4000            # stratified subsample of the probes' training rows (token tasks: words)
     directprobe_points: int = 600       # stratified subsample for DirectProbe per set
     seed: int = 0
     skip_finetune: bool = False         # analyse the pretrained model only
 
     def validate(self) -> None:
-        for name in ("max_train_examples", "max_length", "max_general_examples", "directprobe_points"):
+        for name in ("max_train_examples", "max_length", "max_general_examples", "directprobe_points",
+                     "probe_points"):
             if getattr(self, name) < 1:
                 raise ValidationError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.epochs <= 0:

@@ -30,7 +30,8 @@ def run_closer_look(ctx: StudyContext) -> StudyContext:
     probe_layers = [int(x) for x in spec.probe_layers.split(",") if x.strip()]
     probe_layers = [l for l in probe_layers if l < pre_tr.n_layers] or [pre_tr.n_layers - 1]
     ctx.step(STUDY, "probe", lambda: p.run_probe(sets_tr, sets_ev, run=run, layers=probe_layers, names=names,
-                                                random_state=spec.seed, progress=ctx.progress))
+                                                random_state=spec.seed, max_train_points=spec.probe_points,
+                                                progress=ctx.progress))
     # with [CLS] pooling layer 0 is one constant vector: DirectProbe can merge nothing there
     dp_layers = list(range(1 if ctx.pooling == "cls" else 0, pre_tr.n_layers))
     ctx.step(STUDY, "directprobe", lambda: p.run_directprobe(
