@@ -73,25 +73,26 @@ def _check_max(max_sentences):
         raise ValidationError(f"max_sentences must be a positive integer or None (all); got {max_sentences!r}")
 
 
-def wikitext2(*, data_root=None, source: str = "auto", max_sentences: int | None = None, seed: int = 0):
-    """WikiText-2 raw test split, one example per sentence (split ``test``)."""
+def _corpus_task(name: str, split: str, rel_path: str, reader, *, data_root, source: str,
+                 max_sentences: int | None, seed: int):
+    """A one-split unlabelled task read from ``DATA_ROOT/<rel_path>`` by ``reader``, optionally sampled."""
     _check_max(max_sentences)
 
     def local(root: Path):
-        files = {"test": root / "wikitext2" / "wiki.test.raw"}
-        readers = {s: (lambda p=p: sample_sentences(wikitext_sentences(p), max_sentences, seed))
+        files = {split: root / rel_path}
+        readers = {s: (lambda p=p: sample_sentences(reader(p), max_sentences, seed))
                    for s, p in files.items() if p.is_file()}
-        return build_file_task("wikitext2", "unlabelled", readers, files, standard_splits=("test",))
-    return dispatch("wikitext2", data_root, source, local)
+        return build_file_task(name, "unlabelled", readers, files, standard_splits=(split,))
+    return dispatch(name, data_root, source, local)
+
+
+def wikitext2(*, data_root=None, source: str = "auto", max_sentences: int | None = None, seed: int = 0):
+    """WikiText-2 raw test split, one example per sentence (split ``test``)."""
+    return _corpus_task("wikitext2", "test", "wikitext2/wiki.test.raw", wikitext_sentences, data_root=data_root,
+                        source=source, max_sentences=max_sentences, seed=seed)
 
 
 def brown(*, data_root=None, source: str = "auto", max_sentences: int | None = None, seed: int = 0):
     """Brown corpus sentences (split ``all``)."""
-    _check_max(max_sentences)
-
-    def local(root: Path):
-        files = {"all": root / "brown" / "brown_sentences.tsv.gz"}
-        readers = {s: (lambda p=p: sample_sentences(brown_sentences(p), max_sentences, seed))
-                   for s, p in files.items() if p.is_file()}
-        return build_file_task("brown", "unlabelled", readers, files, standard_splits=("all",))
-    return dispatch("brown", data_root, source, local)
+    return _corpus_task("brown", "all", "brown/brown_sentences.tsv.gz", brown_sentences, data_root=data_root,
+                        source=source, max_sentences=max_sentences, seed=seed)
