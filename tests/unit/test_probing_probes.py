@@ -143,6 +143,9 @@ def test_validation_errors():
         ProbeClassifier().fit(X, np.zeros(20))
     with pytest.raises(ValidationError, match="not fitted"):
         ProbeClassifier().predict(X)
+    for est in (ProbeClassifier(), ProbeGridSearch()):
+        with pytest.raises(ValidationError, match="X_val has 1 features"):
+            est.fit(X, y, X[:, :1], y)
     with pytest.raises(ValidationError, match="l2_grid"):
         ProbeGridSearch(l2_grid=[-1.0]).fit(X, y)
 

@@ -321,6 +321,29 @@ def _check_common(kind, lr, max_epochs, patience):
 
 
 # ---------------------------------------------------------------------------- estimator: one probe
+def _train_val(X, y, X_val, y_val, *, split: bool, fraction: float, seed):
+    """Checked probe inputs -> ``(classes, Xt, yt, Xv, yv)`` with labels encoded as class indices.
+
+    Validation rows are the given ones (rows whose label never occurs in training are dropped),
+    else a seeded stratified hold-out of ``fraction`` of train when ``split``, else ``None``.
+    """
+    X = check_features(X, "X")
+    y = check_labels(y, X.shape[0], min_classes=2)
+    classes = np.unique(y)
+    codes = _encode(y, classes)
+    if X_val is not None:
+        Xv = check_features(X_val, "X_val")
+        if Xv.shape[1] != X.shape[1]:
+            raise ValidationError(f"X_val has {Xv.shape[1]} features and X has {X.shape[1]}.")
+        yv = _encode(check_labels(y_val, Xv.shape[0], "y_val"), classes)
+        keep = yv >= 0
+        return classes, X, codes, Xv[keep], yv[keep]
+    if split:
+        tr, va = stratified_split(codes, fraction, seed)
+        return classes, X[tr], codes[tr], X[va], codes[va]
+    return classes, X, codes, None, None
+
+
 class ProbeClassifier:
     """One linear or two-layer MLP probe (Zhou & Srikumar 2022, Eq. P1-P3 above).
 
@@ -362,25 +385,14 @@ class ProbeClassifier:
             raise ValidationError(f"l2 must be a non-negative float; got {self.l2!r}")
         if self.kind == "mlp" and not (isinstance(self.hidden, (int, np.integer)) and self.hidden >= 1):
             raise ValidationError(f"hidden must be a positive int; got {self.hidden!r}")
-        X = check_features(X, "X")
-        y = check_labels(y, X.shape[0], min_classes=2)
-        self.classes_ = np.unique(y)
-        codes = _encode(y, self.classes_)
-        if X_val is not None:
-            Xv = check_features(X_val, "X_val")
-            yv = _encode(check_labels(y_val, Xv.shape[0], "y_val"), self.classes_)
-            Xt, yt = X, codes
-        elif self.early_stopping:
-            tr, va = stratified_split(codes, self.validation_fraction, self.random_state)
-            Xt, yt, Xv, yv = X[tr], codes[tr], X[va], codes[va]
-        else:
-            Xt, yt, Xv, yv = X, codes, None, None
-        self.mean_, self.scale_ = standardize_fit(Xt) if self.standardize else (np.zeros(X.shape[1]), np.ones(X.shape[1]))
-        keep = yv >= 0 if yv is not None else None
+        self.classes_, Xt, yt, Xv, yv = _train_val(X, y, X_val, y_val, split=self.early_stopping,
+                                                   fraction=self.validation_fraction, seed=self.random_state)
+        d = Xt.shape[1]
+        self.mean_, self.scale_ = standardize_fit(Xt) if self.standardize else (np.zeros(d), np.ones(d))
         batch = _train_batched(
             _torch((Xt - self.mean_) / self.scale_), torch.from_numpy(yt),
-            None if Xv is None else _torch((Xv[keep] - self.mean_) / self.scale_),
-            None if yv is None else torch.from_numpy(yv[keep]),
+            None if Xv is None else _torch((Xv - self.mean_) / self.scale_),
+            None if yv is None else torch.from_numpy(yv),
             n_classes=len(self.classes_), kind=self.kind, hidden=int(self.hidden), l2s=[float(self.l2)],
             seeds=[int(self.random_state)], lr=float(self.lr), max_epochs=int(self.max_epochs),
             patience=int(self.patience), batch_size=self.batch_size)
@@ -459,26 +471,14 @@ class ProbeGridSearch:
             raise ValidationError(f"hidden_sizes must be positive ints; got {self.hidden_sizes!r}")
         if not (isinstance(self.n_seeds, (int, np.integer)) and self.n_seeds >= 1):
             raise ValidationError(f"n_seeds must be a positive int; got {self.n_seeds!r}")
-        X = check_features(X, "X")
-        y = check_labels(y, X.shape[0], min_classes=2)
-        self.classes_ = np.unique(y)
-        codes = _encode(y, self.classes_)
-        if X_val is not None:
-            Xv = check_features(X_val, "X_val")
-            if Xv.shape[1] != X.shape[1]:
-                raise ValidationError(f"X_val has {Xv.shape[1]} features and X has {X.shape[1]}.")
-            yv = _encode(check_labels(y_val, Xv.shape[0], "y_val"), self.classes_)
-            Xt, yt = X, codes
-            keep = yv >= 0
-            Xv, yv = Xv[keep], yv[keep]
-            self.validation_ = "given"
-        else:
-            tr, va = stratified_split(codes, self.validation_fraction, self.random_state)
-            Xt, yt, Xv, yv = X[tr], codes[tr], X[va], codes[va]
-            self.validation_ = f"held out {self.validation_fraction:g} of train (stratified, seed {self.random_state})"
+        self.classes_, Xt, yt, Xv, yv = _train_val(X, y, X_val, y_val, split=True,
+                                                   fraction=self.validation_fraction, seed=self.random_state)
+        self.validation_ = ("given" if X_val is not None else
+                            f"held out {self.validation_fraction:g} of train (stratified, seed {self.random_state})")
         if len(yv) == 0:
             raise ValidationError("the validation split is empty; give X_val/y_val or more training examples.")
-        self.mean_, self.scale_ = standardize_fit(Xt) if self.standardize else (np.zeros(X.shape[1]), np.ones(X.shape[1]))
+        d = Xt.shape[1]
+        self.mean_, self.scale_ = standardize_fit(Xt) if self.standardize else (np.zeros(d), np.ones(d))
         self._Xt = _torch((Xt - self.mean_) / self.scale_)
         self._yt = torch.from_numpy(yt)
         self._Xv = _torch((Xv - self.mean_) / self.scale_)
