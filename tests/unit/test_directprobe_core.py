@@ -141,6 +141,41 @@ def test_separable_blobs_give_one_cluster_per_label_and_analytic_margin():
     assert len(dp.cluster_distances_) == 3
 
 
+def test_whole_label_certificates_skip_every_merge_test_on_separable_labels():
+    """Separable labels are certified once, up front; no merge needs a test, the clusters are unchanged."""
+    from ftgeo.analysis.directprobe import directprobe_reference
+    rng = np.random.default_rng(11)
+    X, y = _blobs(rng, [np.r_[4.0 * k, np.zeros(5)] for k in range(4)], 15, 1.0)
+    dp = DirectProbe(progress=False).fit(X, y)
+    assert dp.stats_["label_pairs_certified"] == 6
+    assert dp.stats_["candidates"] == 0 and dp.stats_["lp"] == 0
+    assign, _ = directprobe_reference(X, y)
+    np.testing.assert_array_equal(dp.assignments_, assign)
+    # XOR labels cannot be certified as wholes: the per-cluster tests still run
+    Xx = np.array([[0, 0], [1, 1], [0, 1], [1, 0]], float).repeat(5, axis=0) + rng.uniform(-.2, .2, (20, 2))
+    yx = np.array([0, 0, 1, 1]).repeat(5)
+    dx = DirectProbe(progress=False).fit(Xx, yx)
+    assert dx.stats_["label_pairs_certified"] == 0 and dx.stats_["candidates"] > 0
+    # one diagonal merges (its band misses the other corners), then the other diagonal cannot
+    assert dx.n_clusters_ == 3
+    np.testing.assert_array_equal(dx.assignments_, directprobe_reference(Xx, yx)[0])
+
+
+def test_svm_direction_separates_nearly_touching_sets():
+    rng = np.random.default_rng(12)
+    d = 40
+    A = rng.normal(size=(300, d))
+    B = rng.normal(size=(300, d))
+    A[:, 0] = np.abs(A[:, 0]) + 1e-3      # a gap of 2e-3 along x0 in 40-d
+    B[:, 0] = -np.abs(B[:, 0]) - 1e-3
+    w = _hull.svm_direction(A, B)
+    assert w is not None and np.linalg.norm(w) == pytest.approx(1.0)
+    assert (A @ w).min() > (B @ w).max()
+    # overlapping sets: a direction comes back, but it cannot separate (callers verify)
+    w2 = _hull.svm_direction(A, A[::-1] + 0.01)
+    assert w2 is None or (A @ w2).min() <= ((A[::-1] + 0.01) @ w2).max()
+
+
 def test_xor_gives_four_clusters_for_two_labels():
     rng = np.random.default_rng(5)
     # squares of side 0.6 around the unit-square corners: either diagonal band meets the other label's squares

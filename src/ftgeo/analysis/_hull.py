@@ -41,7 +41,7 @@ from scipy.optimize import linprog
 
 from ftgeo.errors import FtgeoError
 
-__all__ = ["separate", "lp_separate", "overlaps", "min_norm_point", "hull_distance", "SEP_RTOL"]
+__all__ = ["separate", "lp_separate", "overlaps", "min_norm_point", "hull_distance", "svm_direction", "SEP_RTOL"]
 
 SEP_RTOL = 1e-12
 _INIT_WORKING = 48      # initial working-set size per side for constraint generation
@@ -186,6 +186,33 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
             vb = vb[np.argsort(-pb[vb], kind="stable")[:_GROW]]
         inA[va] = True
         inB[vb] = True
+
+
+def svm_direction(A: np.ndarray, B: np.ndarray, *, C: float = 1e4, max_iter: int = 5000):
+    """Unit weight direction of a near-hard-margin linear SVM with A on the positive side, or None.
+
+    A *candidate* certificate only (liblinear's dual coordinate descent, seeded, capped at
+    ``max_iter``): callers verify it on every point in float64 before trusting it.  On separable
+    but nearly touching sets it finds a separating direction far faster than the LP (seconds vs
+    minutes for ~2,000 points in 384-d), because it does not need an exact feasibility answer.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
+    P = np.vstack([A, B])
+    t = np.r_[np.ones(A.shape[0]), -np.ones(B.shape[0])]
+    mu = P.mean(axis=0)
+    sd = P.std(axis=0)
+    sd[sd == 0] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LinearSVC(C=C, loss="hinge", dual=True, tol=1e-6, max_iter=max_iter, intercept_scaling=10.0,
+                        random_state=0).fit((P - mu) / sd, t)
+    w = clf.coef_[0] / sd
+    nrm = float(np.linalg.norm(w))
+    return w / nrm if nrm > 0 and np.isfinite(nrm) else None
 
 
 def overlaps(A, B) -> bool:
