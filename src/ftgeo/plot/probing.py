@@ -33,6 +33,24 @@ def _axes_grid(self, ax, k, size=(3.8, 3.2), ncols=None):
     return fig, axes[:k]
 
 
+def _label_colors(n: int) -> list:
+    """Distinct colours for n labels: tab10, tab20, then evenly spaced turbo."""
+    import matplotlib
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    if n <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(n)]
+    cmap = matplotlib.colormaps["turbo"]
+    return [cmap(i / (n - 1)) for i in range(n)]
+
+
+_LEGEND_MAX = 12   # more labels than this: each line is named at its end instead of in a legend
+
+
+def _name_line_end(a, x, y, text: str, color) -> None:
+    a.annotate(text, (x, y), xytext=(3, 0), textcoords="offset points", fontsize=5, color=color, va="center")
+
+
 def _pick_layers(available: Sequence[int], layers) -> list[int]:
     available = sorted(int(l) for l in available)
     if layers is None:
@@ -126,16 +144,20 @@ class MinDistanceTrajectoryDisplay(Display):
     def plot(self, ax=None) -> "MinDistanceTrajectoryDisplay":
         fig, axes = _axes_grid(self, ax, len(self.layers))
         xcol, xlabel = _x_of(self.md)
+        n_labels = self.md["label"].nunique()
+        colors = _label_colors(n_labels)
         for a, layer in zip(axes, self.layers):
             g = self.md[self.md["layer"] == layer]
             for i, (lab, gl) in enumerate(g.groupby("label", sort=True)):
                 gl = gl.sort_values("checkpoint")
-                a.plot(gl[xcol], gl["min_distance"], "-o", ms=2.5, color=f"C{i % 10}", label=str(lab))
+                a.plot(gl[xcol], gl["min_distance"], "-o", ms=2.5, color=colors[i], label=str(lab))
+                if n_labels > _LEGEND_MAX:
+                    _name_line_end(a, gl[xcol].iloc[-1], gl["min_distance"].iloc[-1], str(lab), colors[i])
             a.set_title(f"layer {layer}", fontsize=9)
             a.set_xlabel(xlabel, fontsize=8)
             a.set_ylabel("min distance to other labels", fontsize=8)
             a.grid(alpha=0.3)
-        if g["label"].nunique() <= 12:
+        if n_labels <= _LEGEND_MAX:
             axes[0].legend(fontsize=6, ncol=2)
         self.figure_, self.ax_ = fig, axes[0]
         return self
@@ -157,20 +179,24 @@ class CentroidPathDisplay(Display):
 
     def plot(self, ax=None) -> "CentroidPathDisplay":
         fig, axes = _axes_grid(self, ax, len(self.layers), size=(3.8, 3.6))
+        n_labels = self.paths["label"].nunique()
+        colors = _label_colors(n_labels)
         for a, layer in zip(axes, self.layers):
             g = self.paths[self.paths["layer"] == layer]
             for i, (lab, gl) in enumerate(g.groupby("label", sort=True)):
                 gl = gl.sort_values("checkpoint")
-                c = f"C{i % 10}"
+                c = colors[i]
                 a.plot(gl["pc1"], gl["pc2"], "-", color=c, lw=1.2, label=str(lab))
                 a.plot(gl["pc1"].iloc[:1], gl["pc2"].iloc[:1], "o", color=c, ms=4)
                 a.plot(gl["pc1"].iloc[-1:], gl["pc2"].iloc[-1:], "^", color=c, ms=5)
+                if n_labels > _LEGEND_MAX:
+                    _name_line_end(a, gl["pc1"].iloc[-1], gl["pc2"].iloc[-1], str(lab), c)
             ex = self.explained[self.explained["layer"] == layer].sort_values("component")["explained"].to_numpy()
             a.set_xlabel(f"PC1 ({100 * ex[0]:.0f}%)" if ex.size else "PC1", fontsize=8)
             a.set_ylabel(f"PC2 ({100 * ex[1]:.0f}%)" if ex.size > 1 else "PC2", fontsize=8)
             a.set_title(f"label centroids, layer {layer}", fontsize=9)
             a.grid(alpha=0.3)
-        if self.paths["label"].nunique() <= 12:
+        if n_labels <= _LEGEND_MAX:
             axes[0].legend(fontsize=6, ncol=2)
         self.figure_, self.ax_ = fig, axes[0]
         return self
