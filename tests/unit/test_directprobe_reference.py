@@ -50,3 +50,26 @@ def test_fast_equals_reference_higher_dim_with_duplicates():
         i, j = sorted((ca, cb))
         lab = sorted((dp.cluster_label_codes_[i], dp.cluster_label_codes_[j]))
         assert dp.label_pair_distance_[lab[0], lab[1]] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_every_certificate_path_gives_the_reference_clusters(seed, monkeypatch):
+    """With the SVM tried on every pair and whole-label certificates off or on, the clusters are
+    the reference's: certificates only skip LPs whose answer they prove."""
+    from ftgeo.analysis import directprobe as dpmod
+    rng = np.random.default_rng(300 + seed)
+    X = rng.normal(size=(45, 3)) + np.repeat(rng.normal(scale=1.5, size=(3, 3)), 15, axis=0)
+    y = np.repeat(np.arange(3), 15)
+    y[rng.choice(45, 6, replace=False)] = rng.integers(0, 3, 6)      # some overlap
+    ra, rl = directprobe_reference(X, y)
+    monkeypatch.setattr(dpmod, "_SVM_MIN_POINTS", 0)
+    monkeypatch.setattr(dpmod, "_QUICK_ITERS", 1)                    # Wolfe rarely certifies: the SVM does
+    svm_everywhere = DirectProbe(progress=False).fit(X, y)
+    assert svm_everywhere.stats_["svm_pruned"] > 0 and svm_everywhere.stats_["lp_pairs"] > 0
+    monkeypatch.setattr(dpmod, "_LABEL_ITERS", 0)
+    monkeypatch.setattr(dpmod._hull, "svm_direction", lambda A, B, **k: None)
+    no_label_certs = DirectProbe(progress=False).fit(X, y)
+    assert no_label_certs.stats_["label_pairs_certified"] == 0
+    for dp in (svm_everywhere, no_label_certs):
+        np.testing.assert_array_equal(dp.assignments_, ra)
+        np.testing.assert_array_equal(dp.cluster_label_codes_, rl)
