@@ -100,6 +100,9 @@ def test_overlap_with_constraint_generation_on_large_sets():
         full = _hull.lp_separate(A, B) is None
         assert hulls_overlap(A, B) == full
         assert hulls_overlap(A, B) == _overlap_brute(A, B)
+        # seeding the working set with a Wolfe support changes the work, not the answer
+        *_, support = _hull.min_norm_point(A, B, max_iter=50, return_support=True)
+        assert (_hull.separate(A, B, seed_rows=support) is None) == full
 
 
 def test_duplicate_points_with_different_labels_overlap():

@@ -133,13 +133,17 @@ def _separate_all(A, B, scale, stats):
     ok, lo, hi, _, _ = _verify(A, B, w, scale)
     return (w, lo, hi) if ok else None
 
-def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stats: dict | None = None):
+def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stats: dict | None = None,
+             seed_rows: tuple | None = None):
     """Exact strict-separability test with constraint generation (see the module docstring).
 
     Returns ``(w, lo, hi)`` with unit ``w`` and ``lo = min_a w.a > hi = max_y w.y`` when
     conv(A) and conv(B) are disjoint, else ``None``.  ``w0`` (any direction, e.g. the
     difference of the means) picks the initial working set: the points of A with the smallest
-    and the points of B with the largest projection on it.
+    and the points of B with the largest projection on it.  ``seed_rows = (rows of A, rows of B)``
+    joins the initial working set (e.g. the support of a Wolfe run that nearly reached 0: when
+    the hulls meet, those points usually already form an infeasible subset, so a rejection costs
+    one LP instead of several growing rounds; the answer is the same either way).
     """
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
@@ -161,6 +165,9 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
     inB = np.zeros(nB, dtype=bool)
     inA[np.argsort(pa, kind="stable")[:_INIT_WORKING]] = True
     inB[np.argsort(-pb, kind="stable")[:_INIT_WORKING]] = True
+    if seed_rows is not None:
+        inA[np.asarray(seed_rows[0], dtype=np.int64)] = True
+        inB[np.asarray(seed_rows[1], dtype=np.int64)] = True
     while True:
         if stats is not None:
             stats["lp"] = stats.get("lp", 0) + 1
@@ -247,11 +254,12 @@ def _affine_min(G: np.ndarray) -> np.ndarray:
 
 
 def min_norm_point(A: np.ndarray, B: np.ndarray, *, rtol: float = 1e-10, max_iter: int = 100_000,
-                   stop_below: float | None = None, collapse: float | None = None):
+                   stop_below: float | None = None, collapse: float | None = None, return_support: bool = False):
     """Minimum-norm point z* of conv(A) - conv(B) by Wolfe's algorithm (Wolfe 1976).
 
     Returns ``(dist, lower, z)``: ``dist = ||z||`` (an upper bound, equal to the hull distance at
-    convergence), ``lower`` the certified lower bound (min_a z.a - max_y z.y)/||z|| clipped at 0.
+    convergence), ``lower`` the certified lower bound (min_a z.a - max_y z.y)/||z|| clipped at 0;
+    with ``return_support`` also ``(rows of A, rows of B)`` of the final corral (z's support).
     Stops when ``dist - lower <= rtol * max(dist, scale)`` or, if ``stop_below`` is given, as soon
     as ``lower > stop_below`` (the caller only needs to know the distance exceeds it).
     """
@@ -330,6 +338,8 @@ def min_norm_point(A: np.ndarray, B: np.ndarray, *, rtol: float = 1e-10, max_ite
         if collapse is not None and float(z @ z) < collapse * collapse:
             break                                   # the caller treats "nearly 0" as "ask the LP"
     dist = float(np.sqrt(z @ z))
+    if return_support:
+        return dist, min(lower, dist), z, (np.array([c[0] for c in corral]), np.array([c[1] for c in corral]))
     return dist, min(lower, dist), z
 
 

@@ -365,8 +365,8 @@ class _Merger:
                 pending[o] = hit
                 continue
             # 4. a few Wolfe iterations: a positive certified lower bound is a separating direction
-            _, lower, z = _hull.min_norm_point(XM, XO, max_iter=_QUICK_ITERS, stop_below=0.0,
-                                               collapse=_COLLAPSE * float(nW[t]))
+            _, lower, z, support = _hull.min_norm_point(XM, XO, max_iter=_QUICK_ITERS, stop_below=0.0,
+                                                        collapse=_COLLAPSE * float(nW[t]), return_support=True)
             nz = float(np.linalg.norm(z))
             if lower > 0 and nz > 0 and self._separated_by(z / nz, XM, XO):
                 self.stats["wolfe_pruned"] += 1
@@ -382,7 +382,7 @@ class _Merger:
             # 6. the exact LP (constraint generation)
             self.stats["lp_pairs"] += 1
             st = {}
-            res = _hull.separate(XM, XO, z if nz > 0 else W[t], stats=st)
+            res = _hull.separate(XM, XO, z if nz > 0 else W[t], stats=st, seed_rows=support)
             self.stats["lp"] += st.get("lp", 0)
             if res is None:
                 return False
