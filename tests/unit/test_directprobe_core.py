@@ -248,6 +248,16 @@ def test_spatial_similarity():
     assert spatial_similarity(a, b) == pytest.approx(1.0)
     with pytest.raises(ValidationError, match="different label sets"):
         spatial_similarity(a, DirectProbe(progress=False).fit(X, y + 1))
+    # a test split without label 3: "common" compares the 3 shared labels' 3 pairs
+    keep = y != 3
+    c = DirectProbe(progress=False).fit(X[keep] * 2.0, y[keep])
+    with pytest.raises(ValidationError, match="different label sets"):
+        spatial_similarity(a, c)
+    assert spatial_similarity(a, c, labels="common") == pytest.approx(1.0)
+    sub = a.label_pair_distance_[:3, :3][np.triu_indices(3, 1)]
+    np.testing.assert_allclose(c.distance_vector_, 2.0 * sub, rtol=1e-7)
+    with pytest.raises(ValidationError, match="two fitted DirectProbe"):
+        spatial_similarity(a.distance_vector_, c, labels="common")
 
 
 def test_predict_nearest_hull():

@@ -75,6 +75,17 @@ def test_run_directprobe_layers_and_similarity(tmp_path):
     assert (run.figures / "directprobe_clusters.png").is_file()
 
 
+def test_run_directprobe_train_eval_similarity_on_the_labels_both_splits_have():
+    """An eval split missing a rare label still gets a train/test divergence, over the shared labels."""
+    ev = _set(1, "pre", seed=1)
+    keep = np.asarray(ev.labels) != 3
+    ev_missing = InMemoryRepresentations([ev.layer(0)[keep], ev.layer(1)[keep]], np.asarray(ev.labels)[keep],
+                                         ["a", "b", "c", "d"])
+    lay = run_directprobe(_set(1, "pre"), ev_missing, layers=[1], progress=False).table("layers").iloc[0]
+    assert lay["n_common_labels"] == 3
+    assert lay["train_eval_similarity"] == pytest.approx(1.0, abs=1e-3)
+
+
 def test_run_directprobe_subsample_is_stratified():
     res = run_directprobe(_set(1, "pre", reps=4), max_points=24, layers=[1], progress=False, figures=False)
     assert res.table("layers")["n_points"].tolist() == [24]

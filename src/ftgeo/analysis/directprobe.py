@@ -101,14 +101,19 @@ def point_hull_distance(p, A) -> float:
     return _hull.min_norm_point(A, p)[0]
 
 
-def spatial_similarity(a, b) -> float:
+def spatial_similarity(a, b, *, labels: str = "same") -> float:
     """Pearson correlation of two distance vectors (Zhou & Srikumar 2021, spatial similarity).
 
     ``a`` and ``b`` are fitted :class:`DirectProbe` objects (or their ``distance_vector_`` arrays).
     Vectors are aligned by label pair: entry (a, b) is the minimum hull distance between any
     cluster of label a and any cluster of label b, labels in sorted order, so representations
-    with different numbers of clusters are comparable; both fits must have the same labels.
+    with different numbers of clusters are comparable.  ``labels="same"``: both fits must have the
+    same labels; ``labels="common"`` (two fitted DirectProbes): compare the label pairs of the labels
+    both have, e.g. a train split against a test split that lacks some rare labels.
     """
+    check_in(labels, ("same", "common"), "labels")
+    if labels == "common":
+        a, b = _common_label_vectors(a, b)
     va, ca = _vector_of(a, "a")
     vb, cb = _vector_of(b, "b")
     if ca is not None and cb is not None and (len(ca) != len(cb) or np.any(np.asarray(ca) != np.asarray(cb))):
@@ -122,6 +127,20 @@ def spatial_similarity(a, b) -> float:
     if np.std(va) == 0 or np.std(vb) == 0:
         raise ValidationError("a distance vector is constant; the Pearson correlation is undefined.")
     return float(np.corrcoef(va, vb)[0, 1])
+
+
+def _common_label_vectors(a, b):
+    """Distance vectors of two fits restricted to their shared labels (canonical pair order)."""
+    for obj, name in ((a, "a"), (b, "b")):
+        if not (isinstance(obj, DirectProbe) and hasattr(obj, "label_pair_distance_")):
+            raise ValidationError(f"labels='common' needs two fitted DirectProbe objects; {name} is not one.")
+    common = np.intersect1d(a.classes_, b.classes_)
+    i, j = np.triu_indices(common.size, 1)
+    out = []
+    for obj in (a, b):
+        k = np.searchsorted(obj.classes_, common)
+        out.append(obj.label_pair_distance_[np.ix_(k, k)][i, j])
+    return out[0], out[1]
 
 
 def _vector_of(obj, name):

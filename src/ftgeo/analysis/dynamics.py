@@ -37,10 +37,13 @@ def fit_directprobe(X, y, *, pairs: str = "label_min", tol: float = 1e-9):
     return DirectProbe(pairs=pairs, tol=tol, progress=False).fit(X, y)
 
 
-def safe_spatial_similarity(a, b) -> float:
+def safe_spatial_similarity(a, b, *, labels: str = "same") -> float:
     """DirectProbe spatial similarity (Eq. D2), NaN where it is undefined (fewer than 3 labels,
-    a constant distance vector, a missing label-pair distance)."""
-    from ftgeo.analysis.directprobe import spatial_similarity
+    a constant distance vector, a missing label-pair distance, different label sets with
+    ``labels="same"``); ``labels="common"`` compares the labels both fits have."""
+    from ftgeo.analysis.directprobe import _common_label_vectors, spatial_similarity
+    if labels == "common":
+        a, b = _common_label_vectors(a, b)
     va = np.asarray(getattr(a, "distance_vector_", a), dtype=np.float64)
     vb = np.asarray(getattr(b, "distance_vector_", b), dtype=np.float64)
     if va.shape != vb.shape or not (np.isfinite(va).all() and np.isfinite(vb).all()):

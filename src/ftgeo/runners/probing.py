@@ -133,7 +133,7 @@ def run_directprobe(train_reps, eval_reps=None, *, run: RunDir | str | None = No
             dp = fit_directprobe(X, y)
             row = {"set": s, "layer": layer, "n_clusters": int(dp.n_clusters_), "n_labels": int(dp.n_labels_),
                    "n_points": int(y.size), "eval_accuracy": np.nan, "n_eval": 0,
-                   "train_eval_similarity": np.nan}
+                   "train_eval_similarity": np.nan, "n_common_labels": 0}
             if e is not None:
                 Xe, ye, _ = _labelled(e, layer, "the eval")
                 if sub_e is None:
@@ -142,8 +142,9 @@ def run_directprobe(train_reps, eval_reps=None, *, run: RunDir | str | None = No
                 if predict:
                     row["eval_accuracy"] = float(np.mean(dp.predict(Xe) == ye))
                     row["n_eval"] = int(ye.size)
-                if np.array_equal(np.unique(ye), dp.classes_):
-                    row["train_eval_similarity"] = safe_spatial_similarity(dp, fit_directprobe(Xe, ye))
+                dpe = fit_directprobe(Xe, ye)
+                row["n_common_labels"] = int(np.intersect1d(dpe.classes_, dp.classes_).size)
+                row["train_eval_similarity"] = safe_spatial_similarity(dp, dpe, labels="common")
             row["time_s"] = time.perf_counter() - t0
             rows.append(row)
             for lab, md in zip(dp.classes_, dp.label_min_distance_):
@@ -157,9 +158,8 @@ def run_directprobe(train_reps, eval_reps=None, *, run: RunDir | str | None = No
         for j in range(i + 1, len(nm)):
             for layer in lay:
                 a, b = vectors[(nm[i], layer)], vectors[(nm[j], layer)]
-                same = np.array_equal(a.classes_, b.classes_)
                 sims.append({"set_a": nm[i], "set_b": nm[j], "layer": layer,
-                             "similarity": safe_spatial_similarity(a, b) if same else np.nan})
+                             "similarity": safe_spatial_similarity(a, b, labels="common")})
     result = DirectProbeLayersResult(
         tables={"layers": pd.DataFrame(rows), "label_min_distance": pd.DataFrame(mins),
                 "label_distances": pd.DataFrame(pairs),
@@ -167,7 +167,9 @@ def run_directprobe(train_reps, eval_reps=None, *, run: RunDir | str | None = No
         meta={"sets": nm, "layers": lay, "max_points": max_points, "max_eval_points": max_eval_points,
               "random_state": random_state, "pairs": "label_min",
               "manifests": {n: _manifest(r) for n, r in zip(nm, tr)},
-              "notes": ["spatial similarity is NaN with fewer than 3 labels (a correlation needs >= 2 label pairs)"]})
+              "notes": ["spatial similarity is NaN with fewer than 3 labels (a correlation needs >= 2 label pairs)",
+                        "train/eval and between-set similarities use the labels both sides have "
+                        "(n_common_labels): rare labels can be missing from an eval subsample"]})
 
     def draw(run, name):
         from ftgeo.plot.probing import ClusterCountDisplay
