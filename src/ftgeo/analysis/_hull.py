@@ -45,7 +45,8 @@ __all__ = ["separate", "lp_separate", "overlaps", "min_norm_point", "hull_distan
 
 SEP_RTOL = 1e-12
 _INIT_WORKING = 48      # initial working-set size per side for constraint generation
-_GROW = 48              # points added per side per round
+_GROW = 48              # points added per side per round, at least (then as many as the side already has:
+                        # the working set doubles, so a hard pair needs O(log n) LPs, not O(n / 48))
 
 
 class HullSolverError(FtgeoError, RuntimeError):
@@ -188,10 +189,12 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
             if inA.all() and inB.all():
                 return None
             return _separate_all(A, B, scale, stats)
-        if va.size > _GROW:
-            va = va[np.argsort(pa[va], kind="stable")[:_GROW]]
-        if vb.size > _GROW:
-            vb = vb[np.argsort(-pb[vb], kind="stable")[:_GROW]]
+        grow_a = max(_GROW, int(inA.sum()))
+        grow_b = max(_GROW, int(inB.sum()))
+        if va.size > grow_a:
+            va = va[np.argsort(pa[va], kind="stable")[:grow_a]]
+        if vb.size > grow_b:
+            vb = vb[np.argsort(-pb[vb], kind="stable")[:grow_b]]
         inA[va] = True
         inB[vb] = True
 

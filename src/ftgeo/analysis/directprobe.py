@@ -166,6 +166,17 @@ def _encode(y):
     return classes, codes.astype(np.int64)
 
 
+def _seed_rows(XM, XO, support, directions, k: int = 48):
+    """Rows of M and O for the LP's first working set: the Wolfe support plus, for each cached
+    direction that nearly separated earlier parts of the two clusters, the k points of M lowest and
+    of O highest along it (last time's support vectors, so a hard pair restarts near its answer)."""
+    rows_m, rows_o = [np.asarray(support[0])], [np.asarray(support[1])]
+    for w in directions[:2]:
+        rows_m.append(np.argsort(XM @ w, kind="stable")[:k])
+        rows_o.append(np.argsort(-(XO @ w), kind="stable")[:k])
+    return np.unique(np.concatenate(rows_m)), np.unique(np.concatenate(rows_o))
+
+
 # ---------------------------------------------------------------------------- the fast merge loop
 _KNN = 12          # candidate neighbours kept per cluster (a cache; the answer does not depend on it)
 _QUICK_ITERS = 300  # Wolfe iterations tried for a separation certificate before an LP
@@ -367,12 +378,15 @@ class _Merger:
             XO = X[self.members[o]]
             # 3. a separating direction cached for a part of M against O or a part of O
             hit = None
+            near_miss = []                      # cached directions that almost separate: LP seeds
             for a in (i, j):
                 for b in (o,) + tuple(self.parts[o]):
                     w = self.hp.get((a, b) if a < b else (b, a))
-                    if w is not None and self._separated_by(w, XM, XO):
-                        hit = w
-                        break
+                    if w is not None:
+                        if self._separated_by(w, XM, XO):
+                            hit = w
+                            break
+                        near_miss.append(w)
                 if hit is not None:
                     break
             if hit is None:                     # the whole-label direction often separates clusters
@@ -401,7 +415,8 @@ class _Merger:
             # 6. the exact LP (constraint generation)
             self.stats["lp_pairs"] += 1
             st = {}
-            res = _hull.separate(XM, XO, z if nz > 0 else W[t], stats=st, seed_rows=support)
+            seeds = _seed_rows(XM, XO, support, near_miss)
+            res = _hull.separate(XM, XO, z if nz > 0 else W[t], stats=st, seed_rows=seeds)
             self.stats["lp"] += st.get("lp", 0)
             if res is None:
                 return False
