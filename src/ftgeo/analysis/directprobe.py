@@ -183,7 +183,7 @@ _QUICK_ITERS = 300  # Wolfe iterations tried for a separation certificate before
 _COLLAPSE = 1e-3   # ... stopped early once ||z|| < _COLLAPSE x (distance of the means): likely overlap
 _LABEL_ITERS = 300  # Wolfe iterations tried per label pair for a whole-label separation certificate
 _SVM_MIN_POINTS = 200  # pairs with more points try a linear-SVM certificate before the LP ...
-_SVM_ITERS = 1000      # ... with this many liblinear iterations
+_SVM_ITERS = 5000      # ... with this many liblinear iterations (1,000 missed nearly touching POS pairs)
 
 
 class _Merger:
