@@ -28,7 +28,10 @@ SCRIPT = textwrap.dedent("""
     core._after_chunk = hook
     store = extract(model, sentence_task(20), "dev", pooling="mean", out=out, chunk_size=3, batch_size=2,
                     dtype="float32", progress=False)
-    print("RANK", os.environ.get("RANK", "0"), "CHUNKS", done, "N", store.n)
+    # one write per line: print() with several arguments issues several writes, which two ranks sharing
+    # the launcher's unbuffered pipe can interleave ("RANKRANK 1 ...")
+    sys.stdout.write(f"RANK {os.environ.get('RANK', '0')} CHUNKS {done} N {store.n}\\n")
+    sys.stdout.flush()
 """)
 
 

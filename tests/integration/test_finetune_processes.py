@@ -24,8 +24,10 @@ SCRIPT = textwrap.dedent("""
     task = ListTask("toy", "sentence", ["neg", "pos"], {"train": ex[:16], "dev": ex[16:]})
     res = finetune(sys.argv[1], task, recipe="closer-look", out=sys.argv[2], epochs=2, batch_size=2,
                    learning_rate=1e-3, progress=False)
-    print("RANK", os.environ.get("RANK", "0"), "STEPS", res.meta["global_step"], "CKPTS",
-          [c.step for c in res.checkpoints], "N", int(res.final_metrics["eval_n"]))
+    # one write per line (print() with several arguments can interleave between ranks on a shared pipe)
+    sys.stdout.write(f"RANK {os.environ.get('RANK', '0')} STEPS {res.meta['global_step']} "
+                     f"CKPTS {[c.step for c in res.checkpoints]} N {int(res.final_metrics['eval_n'])}\\n")
+    sys.stdout.flush()
 """)
 
 
