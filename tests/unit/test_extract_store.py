@@ -201,3 +201,16 @@ def test_extract_runs_in_eval_mode_and_restores_training(tmp_path):
     again = extract(lm, sentence_task(6), "dev", pooling="mean", out=tmp_path / "b", dtype="float32", progress=False)
     np.testing.assert_array_equal(again.layer(-1), ref.layer(-1))  # dropout was off
     assert lm.model.training
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_progress_false_also_hides_transformers_bars(tmp_path, capfd, monkeypatch, progress):
+    """``extract(progress=False)`` prints no bar at all, transformers' weight-loading bar included."""
+    from ftgeo.models.tiny import tiny_model
+    monkeypatch.delenv("FTGEO_NO_PROGRESS", raising=False)
+    monkeypatch.setenv("TQDM_DISABLE", "")
+    folder = tiny_model("bert", seed=0).save(tmp_path / "m")
+    capfd.readouterr()
+    extract(str(folder), sentence_task(4), "dev", pooling="cls", out=tmp_path / "s", progress=progress)
+    err = capfd.readouterr().err
+    assert ("Loading weights" in err) is progress

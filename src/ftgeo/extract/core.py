@@ -372,9 +372,10 @@ def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128
             return RepresentationStore(path)
 
     # -- load the model, tokenise, plan
-    from ftgeo.models import LoadedModel, load_model
+    from ftgeo.models import LoadedModel, hf_progress_off, load_model
     given = isinstance(model, LoadedModel)
-    lm = load_model(model)
+    with hf_progress_off(True if not progress else None):  # progress=False also hides transformers' bars
+        lm = load_model(model)
     if device is None and not given:
         device = _default_device(world)
     if device is not None:
