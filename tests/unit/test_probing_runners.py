@@ -136,19 +136,32 @@ def test_run_cross_task_counts_and_probe(tmp_path):
     X1[pre.labels == 3] += [14.0, 14.0, 7.0]       # label d moves far away from the others; a-c stay put
     ft_arrays = [pre.arrays[0], X1]
     ft = InMemoryRepresentations(ft_arrays, pre.labels, pre.label_names, manifest={"model": "ft"})
-    res = run_cross_task(pre, ft, pretrained_eval=pre, finetuned_eval=ft, run=run, layers=[1],
+    res = run_cross_task(pre, ft, pretrained_eval=pre, finetuned_eval=ft, run=run, layers=[0, 1],
                          probe_options={k: v for k, v in PROBE.items() if k != "progress"}, progress=False)
-    ch = res.table("label_change").set_index("label")
+    change = res.table("label_change")
+    assert (change.loc[change["layer"] == 0, "direction"] == "same").all()   # layer 0 was not touched
+    ch = change[change["layer"] == 1].set_index("label")
     assert ch.loc["d", "direction"] == "grew"
     assert ch.loc["a", "direction"] == "same" and ch.loc["b", "direction"] == "same"
-    s = res.table("layer_summary").iloc[0]
+    s = res.table("layer_summary").set_index("layer").loc[1]
     assert s["n_grew"] + s["n_same"] + s["n_shrank"] == 4 and s["n_shrank"] == 0
     assert set(res.table("probe")["set"]) == {"pretrained", "finetuned"}
     back = load_result(run.result_dir("cross_task"))
     assert isinstance(back, CrossTaskResult)
     _same_tables(res, back)
     assert "acc_pretrained_linear" in back.summary().columns
-    assert (run.figures / "cross_task_change.png").is_file()
+    assert (run.figures / "cross_task_change.png").is_file() and (run.figures / "cross_task_layers.png").is_file()
+
+
+def test_cross_task_layers_display_draws_the_counts():
+    from ftgeo.plot.probing import CrossTaskLayersDisplay
+    summary = pd.DataFrame({"layer": [2, 0, 1], "n_grew": [5, 0, 2], "n_shrank": [1, 3, 4],
+                            "mean_change": [0.5, -0.2, 0.0]})
+    d = CrossTaskLayersDisplay(summary).plot()
+    heights = [p.get_height() for p in d.ax_.patches]
+    assert heights == [0, 2, 5, 3, 4, 1]            # grew bars, then shrank bars, in layer order
+    with pytest.raises(ValidationError, match="mean_change"):
+        CrossTaskLayersDisplay(summary.drop(columns="mean_change"))
 
 
 def _fake_store(folder, **manifest):

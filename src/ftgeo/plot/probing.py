@@ -12,7 +12,7 @@ from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 
 __all__ = ["ProbeAccuracyDisplay", "ClusterCountDisplay", "MinDistanceTrajectoryDisplay", "CentroidPathDisplay",
-           "SimilarityOverTrainingDisplay", "CrossTaskChangeDisplay"]
+           "SimilarityOverTrainingDisplay", "CrossTaskChangeDisplay", "CrossTaskLayersDisplay"]
 
 _STYLE = {"linear": "--", "mlp": "-"}
 
@@ -255,4 +255,39 @@ class CrossTaskChangeDisplay(Display):
             a.set_xlabel("min-distance change (fine-tuned - pretrained)", fontsize=8)
             a.tick_params(axis="y", labelsize=6)
         self.figure_, self.ax_ = fig, axes[0]
+        return self
+
+
+class CrossTaskLayersDisplay(Display):
+    """Per layer: how many task-B labels moved away from / towards the others after fine-tuning on task A
+    (bars), and the mean change of their minimum distance (line, right axis). Zhou & Srikumar (2022), Sec. 5.3."""
+
+    def __init__(self, summary: pd.DataFrame):
+        need = {"layer", "n_grew", "n_shrank", "mean_change"}
+        if not need <= set(summary.columns):
+            raise ValidationError(f"a cross-task layer summary needs columns {sorted(need)}; "
+                                  f"got {sorted(summary.columns)}")
+        self.summary = summary.sort_values("layer").reset_index(drop=True)
+
+    @classmethod
+    def from_result(cls, result) -> "CrossTaskLayersDisplay":
+        return cls(result.table("layer_summary"))
+
+    def plot(self, ax=None) -> "CrossTaskLayersDisplay":
+        fig, ax = self._new_axes(ax, figsize=(5.6, 3.7))
+        s, x = self.summary, np.arange(len(self.summary))
+        ax.bar(x - 0.2, s["n_grew"], width=0.4, color="C2", label="labels farther apart")
+        ax.bar(x + 0.2, s["n_shrank"], width=0.4, color="C3", label="labels closer")
+        ax.set_xticks(x, [str(int(l)) for l in s["layer"]])
+        ax.set_xlabel("layer")
+        ax.set_ylabel("number of task-B labels")
+        twin = ax.twinx()
+        twin.plot(x, s["mean_change"], "k.-", label="mean min-distance change")
+        twin.axhline(0, color="0.5", lw=0.8, ls=":")
+        twin.set_ylabel("mean min-distance change")
+        handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=7, ncols=3, frameon=False,
+                  loc="upper center", bbox_to_anchor=(0.5, -0.16))
+        ax.set_title("task B after fine-tuning on task A", fontsize=9)
+        self.figure_, self.ax_ = fig, ax
         return self

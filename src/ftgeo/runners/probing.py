@@ -407,8 +407,10 @@ def run_cross_task(pretrained_reps, finetuned_reps, *, pretrained_eval=None, fin
         "manifests": {"pretrained": _manifest(pretrained_reps), "finetuned": _manifest(finetuned_reps)}})
 
     def draw(run, name):
-        from ftgeo.plot.probing import CrossTaskChangeDisplay, ProbeAccuracyDisplay
+        from ftgeo.plot.probing import CrossTaskChangeDisplay, CrossTaskLayersDisplay, ProbeAccuracyDisplay
         out = [_save(CrossTaskChangeDisplay.from_result(result).plot(), run, f"{name}_change")]
+        if len(lay) > 1:
+            out.append(_save(CrossTaskLayersDisplay.from_result(result).plot(), run, f"{name}_layers"))
         if "probe" in result.tables:
             out.append(_save(ProbeAccuracyDisplay(result.tables["probe"], "task B probe accuracy").plot(), run,
                              f"{name}_probe"))
