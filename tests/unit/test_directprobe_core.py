@@ -289,3 +289,57 @@ def test_validation_messages():
         DirectProbe().fit(np.zeros((3, 2)), [0, 1])
     with pytest.raises(ValidationError, match="not fitted"):
         DirectProbe().predict(np.zeros((1, 2)))
+
+
+def test_threshold_errors_counts_the_fewest_misplaced_points():
+    from ftgeo.analysis.directprobe import _threshold_errors
+    assert _threshold_errors(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 0
+    assert _threshold_errors(np.array([3.0, 1.5]), np.array([1.0, 2.0])) == 1     # one of A sits among B
+    assert _threshold_errors(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 2     # reversed: 2 either way
+    assert _threshold_errors(np.array([1.0]), np.array([1.0])) == 1               # a tie is not a separation
+    rng = np.random.default_rng(0)
+    pa, pb = rng.normal(size=17), rng.normal(size=13)
+    brute = min(int((pa <= c).sum() + (pb > c).sum()) for c in np.r_[np.r_[pa, pb], -np.inf])
+    assert _threshold_errors(pa, pb) == brute
+
+
+def test_nearly_separating_svm_plane_sends_the_label_pair_to_the_exact_lp(monkeypatch):
+    """A label pair the SVM misses by a few points is decided once by the LP: separable labels are
+    certified (no merge test between them), and the clusters stay the reference's."""
+    from ftgeo.analysis import directprobe as dpmod
+    from ftgeo.analysis.directprobe import directprobe_reference
+    rng = np.random.default_rng(21)
+    d = 6
+    A = rng.normal(size=(40, d))
+    B = rng.normal(size=(40, d))
+    A[:, 0] = np.abs(A[:, 0]) + 0.05
+    B[:, 0] = -np.abs(B[:, 0]) - 0.05                    # separable along x0 ...
+    X, y = np.vstack([A, B]), np.repeat([0, 1], 40)
+    tilted = np.r_[1.0, 0.3, np.zeros(d - 2)]            # ... but the "SVM" plane misplaces a few points
+    tilted /= np.linalg.norm(tilted)
+    errors = dpmod._threshold_errors(A @ tilted, B @ tilted)
+    assert 0 < errors <= 5
+    monkeypatch.setattr(dpmod, "_LABEL_ITERS", 0)
+    monkeypatch.setattr(dpmod._hull, "svm_direction", lambda A, B, **k: tilted)
+    dp = DirectProbe(progress=False).fit(X, y)
+    assert dp.stats_["label_pair_lps"] == 1 and dp.stats_["label_pairs_certified"] == 1
+    assert dp.stats_["candidates"] == 0 and dp.n_clusters_ == 2
+    # a plane that misplaces many points is not worth the LP: per-cluster tests run instead
+    monkeypatch.setattr(dpmod._hull, "svm_direction", lambda A, B, **k: np.r_[0.0, 1.0, np.zeros(d - 2)])
+    dq = DirectProbe(progress=False).fit(X, y)
+    assert dq.stats_["label_pair_lps"] == 0 and dq.stats_["label_pairs_certified"] == 0
+    for fit in (dp, dq):
+        np.testing.assert_array_equal(fit.assignments_, directprobe_reference(X, y)[0])
+
+
+def test_max_margin_lp_on_known_slab():
+    """Points on x0 = +-1 with other coordinates spread: in box norm the widest slab uses w = e0 (t = 1
+    in these units); overlapping sets give t <= 0."""
+    rng = np.random.default_rng(4)
+    UA = np.c_[np.ones(30), rng.uniform(-1, 1, size=(30, 3))]
+    UB = np.c_[-np.ones(30), rng.uniform(-1, 1, size=(30, 3))]
+    w, t = _hull.lp_max_margin(UA, UB)
+    assert t == pytest.approx(1.0, abs=1e-7)
+    assert (UA @ w).min() - (UB @ w).max() == pytest.approx(2.0, abs=1e-6)
+    _, t_overlap = _hull.lp_max_margin(UA, np.vstack([UB, UA[:3]]))
+    assert t_overlap <= 1e-9

@@ -41,10 +41,11 @@ from scipy.optimize import linprog
 
 from ftgeo.errors import FtgeoError
 
-__all__ = ["separate", "lp_separate", "overlaps", "min_norm_point", "hull_distance", "svm_direction", "SEP_RTOL"]
+__all__ = ["separate", "lp_separate", "lp_max_margin", "overlaps", "min_norm_point", "hull_distance", "svm_direction", "SEP_RTOL"]
 
 SEP_RTOL = 1e-12
 _INIT_WORKING = 48      # initial working-set size per side for constraint generation
+_MARGIN_EPS = 1e-6     # box-norm margin (whitened units) below which the subset goes to (LP-1)
 _GROW = 48              # points added per side per round, at least (then as many as the side already has:
                         # the working set doubles, so a hard pair needs O(log n) LPs, not O(n / 48))
 
@@ -63,55 +64,95 @@ def _verify(A: np.ndarray, B: np.ndarray, w: np.ndarray, scale: float):
     return (lo - hi) > guard, lo, hi, pa, pb
 
 
-def lp_separate(A: np.ndarray, B: np.ndarray):
-    """Solve (LP-1) on *all* rows of A and B with HiGHS.
-
-    Returns a unit direction ``w`` (in the original coordinates) with min A w > max B w when
-    the LP is feasible, or ``None`` when it is infeasible (the hulls intersect).
+def _whiten(A: np.ndarray, B: np.ndarray):
+    """Unit-variance coordinates of the affine hull of A u B: (U_A, U_B, back) or None when every
+    point is the same point.  ``back(wk)`` maps a direction in these coordinates to the original ones.
 
     Separability is invariant under invertible affine maps and only the affine hull of A u B
-    matters, so the LP is posed in *whitened* coordinates of that affine hull: with the
-    centred stacked points P0 = U S V^T (thin SVD), a point becomes its row of U (directions
-    with singular value <= 1e-12 x the largest are numerically empty and dropped).  This keeps
-    HiGHS' absolute tolerances meaningful for anisotropic data (rogue dimensions) and gives the
-    LP min(n_A + n_B - 1, d) + 1 variables instead of d + 1.
+    matters: with the centred stacked points P0 = U S V^T (thin SVD), a point becomes its row of
+    sqrt(n) U (directions with singular value <= 1e-12 x the largest are numerically empty and
+    dropped).  This keeps HiGHS' absolute tolerances meaningful for anisotropic data (rogue
+    dimensions) and gives the LPs min(n_A + n_B - 1, d) + 1 variables instead of d + 1.
     """
-    nA, d = A.shape
-    nB = B.shape[0]
+    nA = A.shape[0]
     P0 = np.vstack([A, B])
     P0 -= P0.mean(axis=0)
     U, sv, Vt = np.linalg.svd(P0, full_matrices=False)
-    if sv.size == 0 or sv[0] == 0.0:          # every point is the same point: the hulls coincide
+    if sv.size == 0 or sv[0] == 0.0:
         return None
     keep = sv > 1e-12 * sv[0]
-    r = int(keep.sum())
-    Uk = U[:, keep] * np.sqrt(nA + nB)        # unit-variance coordinates
+    Uk = U[:, keep] * np.sqrt(P0.shape[0])
+    V, s_keep = Vt[keep].T, sv[keep]
+
+    def back(wk):
+        # u = sqrt(m) S^-1 V^T (x - mean)  =>  wk.u = (V S^-1 wk sqrt(m)).(x - mean)
+        w = V @ (wk / s_keep)
+        nrm = float(np.linalg.norm(w))
+        return w / nrm if nrm > 0.0 and np.isfinite(nrm) else None
+
+    return Uk[:nA], Uk[nA:], back
+
+
+def _linprog(c, A_ub, b_ub, bounds):
+    """HiGHS interior point (with crossover; ~1.7x faster than the simplex on these dense LPs), then
+    the dual simplex without presolve on numerical trouble.  Returns the OptimizeResult (status 0 or 2)."""
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ipm")
+    if res.status in (0, 2):
+        return res
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ds", options={"presolve": False})
+    if res.status in (0, 2):
+        return res
+    raise HullSolverError(f"HiGHS could not decide separability ({res.status}: {res.message}); "
+                          "check the data for extreme values or rescale it.")
+
+
+def lp_separate(A: np.ndarray, B: np.ndarray):
+    """Solve (LP-1) on *all* rows of A and B with HiGHS, in the whitened coordinates of
+    :func:`_whiten`.
+
+    Returns a unit direction ``w`` (in the original coordinates) with min A w > max B w when
+    the LP is feasible, or ``None`` when it is infeasible (the hulls intersect).
+    """
+    wh = _whiten(A, B)
+    if wh is None:                            # every point is the same point: the hulls coincide
+        return None
+    UA, UB, back = wh
+    nA, nB, r = UA.shape[0], UB.shape[0], UA.shape[1]
     A_ub = np.empty((nA + nB, r + 1))
-    A_ub[:nA, :r] = -Uk[:nA]
+    A_ub[:nA, :r] = -UA
     A_ub[:nA, r] = 1.0
-    A_ub[nA:, :r] = Uk[nA:]
+    A_ub[nA:, :r] = UB
     A_ub[nA:, r] = -1.0
-    b_ub = np.full(nA + nB, -1.0)
-    # interior point (with crossover) is ~1.7x faster than the simplex on these dense feasibility LPs
-    res = linprog(np.zeros(r + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs-ipm")
-    if res.status == 2:
-        return None
+    res = _linprog(np.zeros(r + 1), A_ub, np.full(nA + nB, -1.0), (None, None))
+    return None if res.status == 2 else back(res.x[:r])
+
+
+def lp_max_margin(UA: np.ndarray, UB: np.ndarray):
+    """The widest strictly separating slab in the box norm: max t s.t. w.a - b >= t (a in UA),
+    w.y - b <= -t (y in UB), |w_i| <= 1 (which bounds t), for points already in whitened
+    coordinates (:func:`_whiten` of the *whole* sets, so every round of :func:`separate` measures
+    margins in the same geometry).
+
+    Returns ``(w, t)`` in those coordinates (``t > 0`` iff the LP says the hulls are disjoint).
+    Only a *working-set generator* for :func:`separate`: unlike the zero-objective (LP-1), whose
+    answer is an arbitrary vertex of the feasible set, a maximum-margin plane of a subset is held
+    up by its support points and usually separates the whole sets too, so constraint generation
+    needs a few rounds, not tens.  Decisions never rest on ``t``: "separated" is verified in float64
+    on the original points and "overlap" comes from (LP-1).
+    """
+    nA, nB, r = UA.shape[0], UB.shape[0], UA.shape[1]
+    A_ub = np.zeros((nA + nB, r + 2))          # variables: w (r), b, t
+    A_ub[:nA, :r] = -UA
+    A_ub[:nA, r] = 1.0
+    A_ub[nA:, :r] = UB
+    A_ub[nA:, r] = -1.0
+    A_ub[:, r + 1] = 1.0
+    c = np.zeros(r + 2)
+    c[r + 1] = -1.0
+    res = _linprog(c, A_ub, np.zeros(nA + nB), [(-1.0, 1.0)] * r + [(None, None), (None, None)])
     if res.status != 0:
-        # numerical difficulty: retry once with the dual simplex and no presolve
-        res = linprog(np.zeros(r + 1), A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs-ds",
-                      options={"presolve": False})
-        if res.status == 2:
-            return None
-        if res.status != 0:
-            raise HullSolverError(f"HiGHS could not decide separability ({res.status}: {res.message}); "
-                                  "check the data for extreme values or rescale it.")
-    wk = res.x[:r]
-    # u = sqrt(m) S^-1 V^T (x - mean)  =>  wk.u = (V S^-1 wk sqrt(m)).(x - mean)
-    w = Vt[keep].T @ (wk / sv[keep])
-    nrm = float(np.linalg.norm(w))
-    if nrm == 0.0 or not np.isfinite(nrm):
-        return None
-    return w / nrm
+        return None, 0.0
+    return res.x[:r], float(res.x[r + 1])
 
 
 def lp_separates(A: np.ndarray, B: np.ndarray) -> bool:
@@ -169,12 +210,22 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
     if seed_rows is not None:
         inA[np.asarray(seed_rows[0], dtype=np.int64)] = True
         inB[np.asarray(seed_rows[1], dtype=np.int64)] = True
+    wh = _whiten(A, B)
+    if wh is None:                            # every point is the same point: the hulls coincide
+        return None
+    UA, UB, back = wh
     while True:
         if stats is not None:
             stats["lp"] = stats.get("lp", 0) + 1
-        w = lp_separate(A[inA], B[inB])
-        if w is None:
-            return None                       # a subset's hulls intersect => the sets' hulls do
+        wk, t = lp_max_margin(UA[inA], UB[inB])
+        w = back(wk) if wk is not None else None
+        if w is None or t <= _MARGIN_EPS:
+            # no clear margin on the subset: the feasibility LP (LP-1) decides, as in the reference
+            if stats is not None:
+                stats["lp"] += 1
+            w = lp_separate(A[inA], B[inB])
+            if w is None:
+                return None                   # a subset's hulls intersect => the sets' hulls do
         ok, lo, hi, pa, pb = _verify(A, B, w, scale)
         if ok:
             return w, lo, hi
