@@ -328,7 +328,13 @@ def test_nearly_separating_svm_plane_sends_the_label_pair_to_the_exact_lp(monkey
     monkeypatch.setattr(dpmod._hull, "svm_direction", lambda A, B, **k: np.r_[0.0, 1.0, np.zeros(d - 2)])
     dq = DirectProbe(progress=False).fit(X, y)
     assert dq.stats_["label_pair_lps"] == 0 and dq.stats_["label_pairs_certified"] == 0
-    for fit in (dp, dq):
+    # ... until LPs between its clusters keep saying "separated": then the pair gets its LP once
+    monkeypatch.setattr(dpmod, "_QUICK_ITERS", 1)
+    monkeypatch.setattr(dpmod, "_SVM_MIN_POINTS", 0)
+    dr = DirectProbe(progress=False).fit(X, y)
+    assert dr.stats_["lp_pairs"] == dpmod._LABEL_LP_AFTER
+    assert dr.stats_["label_pair_lps"] == 1 and dr.stats_["label_pairs_certified"] == 1
+    for fit in (dp, dq, dr):
         np.testing.assert_array_equal(fit.assignments_, directprobe_reference(X, y)[0])
 
 

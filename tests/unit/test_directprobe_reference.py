@@ -68,8 +68,12 @@ def test_every_certificate_path_gives_the_reference_clusters(seed, monkeypatch):
     assert svm_everywhere.stats_["svm_pruned"] > 0 and svm_everywhere.stats_["lp_pairs"] > 0
     monkeypatch.setattr(dpmod, "_LABEL_ITERS", 0)
     monkeypatch.setattr(dpmod._hull, "svm_direction", lambda A, B, **k: None)
+    monkeypatch.setattr(dpmod, "_LABEL_LP_AFTER", 10**9)             # nor the label-pair LP after cluster LPs
     no_label_certs = DirectProbe(progress=False).fit(X, y)
     assert no_label_certs.stats_["label_pairs_certified"] == 0
-    for dp in (svm_everywhere, no_label_certs):
+    monkeypatch.setattr(dpmod, "_LABEL_LP_AFTER", 1)                 # label-pair LP after the first cluster LP
+    eager_label_lp = DirectProbe(progress=False).fit(X, y)
+    assert eager_label_lp.stats_["label_pair_lps"] > 0
+    for dp in (svm_everywhere, no_label_certs, eager_label_lp):
         np.testing.assert_array_equal(dp.assignments_, ra)
         np.testing.assert_array_equal(dp.cluster_label_codes_, rl)
