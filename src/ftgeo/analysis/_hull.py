@@ -117,14 +117,24 @@ def lp_separate(A: np.ndarray, B: np.ndarray):
     if wh is None:                            # every point is the same point: the hulls coincide
         return None
     UA, UB, back = wh
-    nA, nB, r = UA.shape[0], UB.shape[0], UA.shape[1]
-    A_ub = np.empty((nA + nB, r + 1))
+    r = UA.shape[1]
+    A_ub = _slab_rows(UA, UB, margin_column=False)
+    res = _linprog(np.zeros(r + 1), A_ub, np.full(A_ub.shape[0], -1.0), (None, None))
+    return None if res.status == 2 else back(res.x[:r])
+
+
+def _slab_rows(UA: np.ndarray, UB: np.ndarray, *, margin_column: bool) -> np.ndarray:
+    """``A_ub`` of the slab constraints over the variables (w, b[, t]): rows -a.w + b (+ t) for a in
+    UA and y.w - b (+ t) for y in UB, so ``A_ub x <= rhs`` says w.a - b >= t and w.y - b <= -t."""
+    nA, r = UA.shape
+    A_ub = np.empty((nA + UB.shape[0], r + 1 + margin_column))
     A_ub[:nA, :r] = -UA
     A_ub[:nA, r] = 1.0
     A_ub[nA:, :r] = UB
     A_ub[nA:, r] = -1.0
-    res = _linprog(np.zeros(r + 1), A_ub, np.full(nA + nB, -1.0), (None, None))
-    return None if res.status == 2 else back(res.x[:r])
+    if margin_column:
+        A_ub[:, r + 1] = 1.0
+    return A_ub
 
 
 def lp_max_margin(UA: np.ndarray, UB: np.ndarray):
@@ -140,16 +150,11 @@ def lp_max_margin(UA: np.ndarray, UB: np.ndarray):
     needs a few rounds, not tens.  Decisions never rest on ``t``: "separated" is verified in float64
     on the original points and "overlap" comes from (LP-1).
     """
-    nA, nB, r = UA.shape[0], UB.shape[0], UA.shape[1]
-    A_ub = np.zeros((nA + nB, r + 2))          # variables: w (r), b, t
-    A_ub[:nA, :r] = -UA
-    A_ub[:nA, r] = 1.0
-    A_ub[nA:, :r] = UB
-    A_ub[nA:, r] = -1.0
-    A_ub[:, r + 1] = 1.0
+    r = UA.shape[1]
+    A_ub = _slab_rows(UA, UB, margin_column=True)     # variables: w (r), b, t
     c = np.zeros(r + 2)
     c[r + 1] = -1.0
-    res = _linprog(c, A_ub, np.zeros(nA + nB), [(-1.0, 1.0)] * r + [(None, None), (None, None)])
+    res = _linprog(c, A_ub, np.zeros(A_ub.shape[0]), [(-1.0, 1.0)] * r + [(None, None), (None, None)])
     if res.status != 0:
         return None, 0.0
     return res.x[:r], float(res.x[r + 1])

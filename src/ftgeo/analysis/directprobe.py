@@ -233,6 +233,7 @@ class _Merger:
         self.hp: dict[tuple, np.ndarray] = {}       # cached separating unit directions per cluster pair
         self.hp_of: dict[int, set] = {}
         self.lp_separated: dict[tuple, int] = {}    # label pair -> LPs that separated large clusters of it
+        self.label_lp_tried: set = set()            # label pairs whose whole-pair LP already ran
         self.nxt = n
         self.n_labels = n_labels
         self.by_label = [np.flatnonzero(codes == l) for l in range(n_labels)]   # cluster ids, grows
@@ -321,27 +322,37 @@ class _Merger:
                 A, B = X[pts[a]], X[pts[b]]
                 _, lower, z = _hull.min_norm_point(A, B, max_iter=_LABEL_ITERS, stop_below=0.0)
                 nz = float(np.linalg.norm(z))
-                w = z / nz if nz > 0 else None
-                if not (lower > 0 and w is not None and self._separated_by(w, A, B)):
-                    w = _hull.svm_direction(A, B)      # nearly touching sets: an SVM finds the plane fast
-                    if w is None:
-                        continue
-                    if not self._separated_by(w, A, B):
-                        self.label_dir[(a, b)] = w
-                        if not self._label_lp(A, B, w):
-                            continue
-                self.sep_label[a, b] = self.sep_label[b, a] = True
-                self.stats["label_pairs_certified"] += 1
+                if lower > 0 and nz > 0 and self._separated_by(z / nz, A, B):
+                    self._mark_separable(a, b)
+                    continue
+                w = _hull.svm_direction(A, B)      # nearly touching sets: an SVM finds the plane fast
+                if w is None:
+                    continue
+                if self._separated_by(w, A, B):
+                    self._mark_separable(a, b)
+                    continue
+                self.label_dir[(a, b)] = w
+                # the plane *nearly* separates (at most _LABEL_LP_ERRORS = 5% of the points, or 5, on the
+                # wrong side of its best threshold): one exact LP instead of one per merge between the
+                # labels; pairs that overlap clearly are left to the per-cluster tests (it would say "overlap")
+                if _threshold_errors(A @ w, B @ w) <= max(5, _LABEL_LP_ERRORS * (A.shape[0] + B.shape[0])):
+                    self._label_pair_lp(a, b)
 
-    def _label_lp(self, A, B, w) -> bool:
-        """The exact LP test on a whole label pair that the SVM plane ``w`` *nearly* separates
-        (at most ``_LABEL_LP_ERRORS`` = 5% of the points, or 5, on the wrong side of its best threshold).
-        One LP run per such pair replaces an LP per cluster merge between the two labels; pairs that
-        overlap clearly are left to the per-cluster tests (their label LP would only say "overlap")."""
-        if _threshold_errors(A @ w, B @ w) > max(5, _LABEL_LP_ERRORS * (A.shape[0] + B.shape[0])):
-            return False
+    def _mark_separable(self, a: int, b: int):
+        self.sep_label[a, b] = self.sep_label[b, a] = True
+        self.stats["label_pairs_certified"] += 1
+
+    def _label_pair_lp(self, a: int, b: int):
+        """The exact LP test on the whole label pair a < b (hint: its SVM direction), at most once per
+        pair; separable labels are certified."""
+        if (a, b) in self.label_lp_tried:
+            return
+        self.label_lp_tried.add((a, b))
         self.stats["label_pair_lps"] += 1
-        return _hull.separate(A, B, w, stats=self.stats) is not None
+        res = _hull.separate(self.X[self.label_points[a]], self.X[self.label_points[b]],
+                             self.label_dir.get((a, b)), stats=self.stats)
+        if res is not None:
+            self._mark_separable(a, b)
 
     def _label_hint(self, L: int, Lo: int):
         """The whole-label direction oriented so that label ``L`` is on the high side, or None."""
@@ -455,22 +466,15 @@ class _Merger:
     def _after_lp_separated(self, a: int, b: int, n_points: int):
         """After ``_LABEL_LP_AFTER`` LPs between large clusters (> ``_SVM_MIN_POINTS`` points) of
         labels a and b have all said "separated", the labels may be separable as wholes: one exact
-        LP on the whole pair (tried once per pair) then settles every later merge between them.
+        LP on the whole pair (unless it already ran) then settles every later merge between them.
         SST-2 [CLS] vectors, 599 points in 384-d: two separable labels no SVM certifies, and
         an LP of ~4 s for every merge of the large clusters, 75 s for one layer."""
         if n_points <= _SVM_MIN_POINTS:
             return
         key = (min(a, b), max(a, b))
         self.lp_separated[key] = self.lp_separated.get(key, 0) + 1
-        if self.lp_separated[key] != _LABEL_LP_AFTER or self.sep_label[a, b]:
-            return
-        self.stats["label_pair_lps"] += 1
-        res = _hull.separate(self.X[self.label_points[key[0]]], self.X[self.label_points[key[1]]],
-                             self.label_dir.get(key), stats=self.stats)
-        if res is not None:
-            self.sep_label[a, b] = self.sep_label[b, a] = True
-            self.label_dir[key] = res[0]
-            self.stats["label_pairs_certified"] += 1
+        if self.lp_separated[key] == _LABEL_LP_AFTER and not self.sep_label[a, b]:
+            self._label_pair_lp(*key)
 
     def _forget_hp(self, c: int):
         for o in self.hp_of.pop(c, ()):
