@@ -19,6 +19,8 @@ _LAZY = {
     "InMemoryRepresentations": "ftgeo.reps:InMemoryRepresentations",
     "RunDir": "ftgeo.run:RunDir",
     "load_result": "ftgeo.results:load_result",
+    "save_result": "ftgeo.results:save_result",
+    "analyze": "ftgeo.analyses:analyze",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,4 +1,4 @@
-"""``ftgeo list tasks|models|analyses|recipes|reps``."""
+"""``ftgeo list tasks|models|analyses|recipes|studies|reps``."""
 from __future__ import annotations
 
 import argparse
@@ -7,13 +7,13 @@ import importlib
 _WHAT = {
     "tasks": "ftgeo.data:TASKS",
     "models": "ftgeo.models:MODELS",
-    "analyses": "ftgeo.cli.analyses:ANALYSES",
     "recipes": "ftgeo.finetune:RECIPES",
+    "studies": "ftgeo.studies:STUDIES",
 }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=[*_WHAT, "reps"], help="what to list")
+    p.add_argument("what", choices=[*_WHAT, "analyses", "reps"], help="what to list")
     p.add_argument("--run", default=None, help="with 'reps': the run folder to look in")
 
 
@@ -23,9 +23,13 @@ def run(args: argparse.Namespace) -> int:
         for line in list_reps(args.run or "."):
             print(line)
         return 0
+    if args.what == "analyses":
+        from ftgeo.cli.analyze_cmd import analyses_listing
+        print(analyses_listing(), end="")
+        return 0
     module, attr = _WHAT[args.what].split(":")
     registry = getattr(importlib.import_module(module), attr)
     width = max((len(n) for n in registry.names()), default=0)
     for name in registry.names():
-        print(f"{name:<{width}}  {registry._help.get(name, '')}")
+        print(f"{name:<{width}}  {registry.help(name)}")
     return 0

@@ -22,6 +22,7 @@ class FinetuneResult(Result):
     """The final model folder, its checkpoints in order, and the metrics of the run."""
 
     kind = "finetune"
+    family = "finetune"
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> "FinetuneResult":

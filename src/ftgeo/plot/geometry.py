@@ -10,7 +10,7 @@ import numpy as np
 from ftgeo.plot.base import Display
 
 __all__ = ["CKAHeatmapDisplay", "RogueSpikeDisplay", "ThresholdDisplay", "AblationCurveDisplay",
-           "ProjectionGridDisplay", "IsotropyDisplay"]
+           "ProjectionGridDisplay"]
 
 
 def _grid(n: int, ncols: int | None = None):
@@ -199,34 +199,3 @@ class ProjectionGridDisplay(Display):
 def _pyplot_cm():
     import matplotlib
     return matplotlib.colormaps["tab10"]
-
-
-class IsotropyDisplay(Display):
-    """IsoScore and average cosine similarity per layer, one line per set."""
-
-    def __init__(self, table):
-        self.table = table.copy()
-
-    @classmethod
-    def from_result(cls, result) -> "IsotropyDisplay":
-        return cls(result.table("isotropy"))
-
-    def plot(self, ax=None) -> "IsotropyDisplay":
-        if ax is None:
-            fig, axes = self._new_axes(ncols=2, figsize=(8, 3.2))
-            axes = list(np.ravel(axes))
-        else:
-            axes = list(np.ravel(ax))
-            fig = axes[0].figure
-        for name, g in self.table.groupby("set", sort=False):
-            g = g.sort_values("layer")
-            axes[0].plot(g["layer"], g["isoscore"], marker="o", ms=3, label=str(name))
-            axes[1].plot(g["layer"], g["avg_cosine"], marker="o", ms=3, label=str(name))
-        axes[0].set_ylabel("IsoScore")
-        axes[1].set_ylabel("average cosine similarity")
-        for a in axes:
-            a.set_xlabel("layer")
-        axes[0].set_ylim(0, 1)
-        axes[0].legend(fontsize=7)
-        self.figure_, self.ax_ = fig, axes
-        return self

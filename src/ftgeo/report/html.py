@@ -17,37 +17,26 @@ import pandas as pd
 from ftgeo import _atomic
 from ftgeo.run import RunDir
 
-# result kind prefix -> report section (the three papers ftgeo unifies)
-SECTIONS = [
-    ("Layer geometry (GPTology)", ("cka", "rogue", "threshold", "ablation", "projection", "isotropy")),
-    ("Redundancy of sentence embeddings (Emergent properties)", ("compression", "variance", "neurons", "frozen")),
-    ("Probing the fine-tuned space (A Closer Look)", ("probe", "directprobe", "dynamics", "centroid", "cross")),
-    ("Fine-tuning", ("finetune",)),
-]
-
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #345;padding-bottom:.3rem} h2{margin-top:2.2rem;color:#234} h3{margin-bottom:.3rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem} th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}
 th{background:#f0f3f6} td:first-child,th:first-child{text-align:left}
 figure{margin:.5rem 0 1.5rem} figure img{max-width:100%;border:1px solid #eee} figcaption{font-size:.8rem;color:#555}
-.meta{font-size:.8rem;color:#555} nav a{margin-right:1rem} code{background:#f4f4f4;padding:0 .2rem}
+.meta{font-size:.8rem;color:#555} .warn{background:#fff4e5;border-left:4px solid #e69500;padding:.2rem .8rem} nav a{margin-right:1rem} code{background:#f4f4f4;padding:0 .2rem}
 """
 
 
 def write_report(run: str | Path | RunDir, *, title: str | None = None) -> Path:
-    """Render every saved result of ``run`` into ``run/report.html`` and return its path."""
-    from ftgeo.results import load_result
-
+    """Render every readable result of ``run`` into ``run/report.html`` and return its path; results
+    that cannot be read (incomplete, changed after writing, broken) are listed with the reason."""
     run = run if isinstance(run, RunDir) else RunDir(run)
-    results = []
-    if run.results.is_dir():
-        for folder in sorted(p for p in run.results.iterdir() if (p / "result.json").is_file()):
-            results.append((folder.name, load_result(folder)))
+    results, unreadable = read_results(run)
     body = [f"<h1>{html.escape(title or 'ftgeo report: ' + run.root.name)}</h1>",
             f"<p class=meta>Generated {_dt.datetime.now().isoformat(timespec='seconds')} from "
             f"<code>{html.escape(str(run.root))}</code>; {len(results)} result(s).</p>"]
     body += _config_section(run)
+    body += _unreadable_section(unreadable)
     grouped = _group(results)
     body.append("<nav>" + "".join(f"<a href='#s{i}'>{html.escape(s)}</a>" for i, (s, _) in enumerate(grouped)) + "</nav>")
     for i, (section, items) in enumerate(grouped):
@@ -62,18 +51,47 @@ def write_report(run: str | Path | RunDir, *, title: str | None = None) -> Path:
     return run.report
 
 
+def read_results(run: RunDir) -> tuple[list, list]:
+    """``([(name, result), ...], [(name, reason), ...])``: every result folder of ``run``, loaded, or
+    with the one-line reason it could not be."""
+    from ftgeo.errors import FtgeoError
+    from ftgeo.results import load_result
+
+    ok, bad = [], []
+    if not run.results.is_dir():
+        return ok, bad
+    for folder in sorted(p for p in run.results.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            ok.append((folder.name, load_result(folder)))
+        except (FtgeoError, OSError, ValueError, KeyError) as exc:
+            bad.append((folder.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+    return ok, bad
+
+
 def _group(results):
-    out: dict[str, list] = {s: [] for s, _ in SECTIONS}
-    out["Other results"] = []
+    """Results grouped by report section (their analysis' family, in family order), each section's
+    results in the registry's order, then by name."""
+    from ftgeo.analyses import ANALYSES, FAMILIES
+
+    placed = []
     for name, res in results:
-        kind = getattr(res, "kind", "result")
-        for section, prefixes in SECTIONS:
-            if kind.startswith(prefixes) or name.startswith(prefixes):
-                out[section].append((name, res))
-                break
-        else:
-            out["Other results"].append((name, res))
-    return [(s, items) for s, items in out.items() if items]
+        analysis = ANALYSES.for_kind(getattr(res, "kind", "result"))
+        family = analysis.family if analysis else (getattr(res, "family", None) or "other")
+        order = analysis.order if analysis else 0
+        placed.append((FAMILIES.get(family, FAMILIES["other"]), order, name, res))
+    placed.sort(key=lambda t: (t[0].order, t[1], t[2]))
+    out: dict[str, list] = {}
+    for fam, _, name, res in placed:
+        out.setdefault(fam.title, []).append((name, res))
+    return list(out.items())
+
+
+def _unreadable_section(unreadable) -> list[str]:
+    if not unreadable:
+        return []
+    items = "".join(f"<li><code>{html.escape(n)}</code>: {html.escape(why)}</li>" for n, why in unreadable)
+    return [f"<div class=warn><p>{len(unreadable)} result folder(s) could not be read and are left out:</p>"
+            f"<ul>{items}</ul></div>"]
 
 
 def _config_section(run: RunDir) -> list[str]:

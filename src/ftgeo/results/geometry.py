@@ -12,7 +12,7 @@ import pandas as pd
 from ftgeo.errors import ValidationError
 from ftgeo.results.base import Result
 
-__all__ = ["CKAResult", "RogueResult", "ThresholdResult", "AblationResult", "ProjectionResult", "IsotropyResult"]
+__all__ = ["CKAResult", "RogueResult", "ThresholdResult", "AblationResult", "ProjectionResult"]
 
 
 class CKAResult(Result):
@@ -143,12 +143,3 @@ class ProjectionResult(Result):
     def summary(self) -> pd.DataFrame:
         c = self.table("coords")
         return c.groupby(["layer", "method"]).size().rename("points").reset_index()
-
-
-class IsotropyResult(Result):
-    """Table ``isotropy``: set, layer, isoscore, avg_cosine, n, d (meta: n_pairs, random_state)."""
-
-    kind = "isotropy"
-
-    def summary(self) -> pd.DataFrame:
-        return self.table("isotropy")

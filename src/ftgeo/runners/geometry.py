@@ -16,7 +16,7 @@ import pandas as pd
 
 from ftgeo.errors import ValidationError
 from ftgeo.results.geometry import (
-    AblationResult, CKAResult, IsotropyResult, ProjectionResult, RogueResult, ThresholdResult,
+    AblationResult, CKAResult, ProjectionResult, RogueResult, ThresholdResult,
 )
 from ftgeo.run import RunDir
 from ftgeo.runners._common import check_aligned as _check_aligned, finish_result as _finish, save_display as _save
@@ -300,35 +300,4 @@ def run_projection(reps, *, run: RunDir | str | None = None, layers=None, method
     return _finish(result, run, name, figures, draw)
 
 
-# ----------------------------------------------------------------------------- isotropy
-def run_isotropy(*reps, run: RunDir | str | None = None, layers=None, n_pairs: int | None = 10000,
-                 random_state: int = 0, names: Sequence[str] | None = None, name: str = "isotropy",
-                 figures: bool = True) -> IsotropyResult:
-    """IsoScore (Rudman et al. 2022) and the average cosine similarity of random pairs (Ethayarajh
-    2019; exact over all pairs if ``n_pairs`` is None) per layer of each set."""
-    from ftgeo.analysis.isotropy import average_cosine, isoscore
-
-    if not reps:
-        raise ValidationError("run_isotropy needs at least one representation set")
-    nm = set_names(reps, names)
-    rows, notes = [], []
-    for n, r in zip(nm, reps):
-        for l in _layers(r, layers):
-            X = r.layer(l, dtype=np.float64)
-            try:
-                iso = isoscore(X)
-            except ValidationError as exc:  # e.g. the [CLS] embedding layer: the same vector for every input
-                iso = float("nan")
-                notes.append(f"{n} layer {l}: IsoScore undefined ({exc})")
-                warnings.warn(notes[-1], stacklevel=2)
-            rows.append({"set": n, "layer": l, "isoscore": iso,
-                         "avg_cosine": average_cosine(X, n_pairs, random_state=random_state),
-                         "n": X.shape[0], "d": X.shape[1]})
-    result = IsotropyResult(tables={"isotropy": pd.DataFrame(rows)},
-                            meta={"n_pairs": n_pairs, "random_state": random_state, "sets": nm, "notes": notes})
-
-    def draw(run, name):
-        from ftgeo.plot.geometry import IsotropyDisplay
-        return [_save(IsotropyDisplay.from_result(result).plot(), run, f"{name}_layers")]
-
-    return _finish(result, run, name, figures, draw)
+from ftgeo.analyses.isotropy import run_isotropy  # noqa: E402 - moved; this module goes next

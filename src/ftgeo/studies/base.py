@@ -133,6 +133,12 @@ class StudyContext:
         return self._reps[key]
 
     # ------------------------------------------------------------------ steps
+    def analyze(self, analysis: str, *inputs, save_as: str | None = None, **params):
+        """Run the registered ``analysis`` on ``inputs`` and save it into this run (as ``save_as``, default
+        its own name), with the context's progress setting."""
+        from ftgeo.analyses import ANALYSES
+        return ANALYSES.get(analysis)(*inputs, run=self.run, name=save_as, progress=self.progress, **params)
+
     def step(self, study: str, name: str, fn: Callable[[], Any]) -> Any:
         """Run one analysis step; a failure is recorded (and printed) and the study goes on."""
         import time

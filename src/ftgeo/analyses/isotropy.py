@@ -1,0 +1,109 @@
+"""``isotropy``: IsoScore and the average cosine similarity per layer (GPTology family).
+
+IsoScore (Rudman, Gillman, Rayne & Eickhoff 2022, Algorithm 1) measures how evenly a point cloud
+spreads its variance over the ambient dimensions (1 = isotropic, 0 = one dimension holds it all);
+the average cosine similarity of random pairs is the anisotropy baseline of Ethayarajh (2019,
+Sec. 3.3). The numbers come from :mod:`ftgeo.analysis.isotropy`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ftgeo.analyses._inputs import select_layers, set_names
+from ftgeo.analyses._registry import register_analysis
+from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.errors import ValidationError
+from ftgeo.plot.base import Display
+from ftgeo.results.base import Result
+
+
+@dataclass(frozen=True)
+class IsotropySpec(AnalysisSpec):
+    """Parameters of :func:`run_isotropy`."""
+
+    layers: Layers = param("all", "layers: all, last, a list 0,3,6 or a range 0-6")
+    n_pairs: int | None = param(10000, "random pairs for the average cosine (none = exact, all pairs)", none=("0",))
+    seed: int = param(0, "seed of the random pairs", aliases=("random_state",))
+    names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
+
+    def validate(self) -> None:
+        if self.n_pairs is not None and self.n_pairs < 1:
+            raise ValidationError(f"n_pairs must be >= 1 (or none for all pairs); got {self.n_pairs}")
+
+
+class IsotropyResult(Result):
+    """Table ``isotropy``: set, layer, isoscore, avg_cosine, n, d (meta: n_pairs, random_state, notes)."""
+
+    kind = "isotropy"
+
+    def summary(self):
+        return self.table("isotropy")
+
+    def displays(self):
+        return [("layers", IsotropyDisplay.from_result(self))]
+
+
+class IsotropyDisplay(Display):
+    """IsoScore and average cosine similarity per layer, one line per set."""
+
+    def __init__(self, table):
+        self.table = table.copy()
+
+    @classmethod
+    def from_result(cls, result) -> "IsotropyDisplay":
+        return cls(result.table("isotropy"))
+
+    def plot(self, ax=None) -> "IsotropyDisplay":
+        if ax is None:
+            fig, axes = self._new_axes(ncols=2, figsize=(8, 3.2))
+            axes = list(np.ravel(axes))
+        else:
+            axes = list(np.ravel(ax))
+            fig = axes[0].figure
+        for name, g in self.table.groupby("set", sort=False):
+            g = g.sort_values("layer")
+            axes[0].plot(g["layer"], g["isoscore"], marker="o", ms=3, label=str(name))
+            axes[1].plot(g["layer"], g["avg_cosine"], marker="o", ms=3, label=str(name))
+        axes[0].set_ylabel("IsoScore")
+        axes[1].set_ylabel("average cosine similarity")
+        for a in axes:
+            a.set_xlabel("layer")
+        axes[0].set_ylim(0, 1)
+        axes[0].legend(fontsize=7)
+        self.figure_, self.ax_ = fig, axes
+        return self
+
+
+@register_analysis("isotropy", family="gptology", order=60, spec=IsotropySpec, result=IsotropyResult,
+                   inputs=[Input("reps", n=(1, None), spread=True,
+                                 help="representation folder(s); each gets its own line")],
+                   help="IsoScore and average cosine similarity per layer")
+def run_isotropy(*reps, spec: IsotropySpec) -> IsotropyResult:
+    """IsoScore (Rudman et al. 2022) and the average cosine similarity of random pairs (Ethayarajh
+    2019; exact over all pairs if ``n_pairs`` is None) per layer of each set. A layer where IsoScore
+    is undefined (one constant vector, as MiniLM's [CLS] embedding layer) gets NaN and a note."""
+    import pandas as pd
+
+    from ftgeo.analysis.isotropy import average_cosine, isoscore
+
+    if not reps:
+        raise ValidationError("run_isotropy needs at least one representation set")
+    nm = set_names(reps, spec.names)
+    rows, notes = [], []
+    for n, r in zip(nm, reps):
+        for layer in select_layers(r, spec.layers):
+            X = r.layer(layer, dtype=np.float64)
+            try:
+                iso = isoscore(X)
+            except ValidationError as exc:  # e.g. the [CLS] embedding layer: the same vector for every input
+                iso = float("nan")
+                notes.append(f"{n} layer {layer}: IsoScore undefined ({exc})")
+                warnings.warn(notes[-1], stacklevel=2)
+            rows.append({"set": n, "layer": layer, "isoscore": iso,
+                         "avg_cosine": average_cosine(X, spec.n_pairs, random_state=spec.seed),
+                         "n": X.shape[0], "d": X.shape[1]})
+    return IsotropyResult(tables={"isotropy": pd.DataFrame(rows)},
+                          meta={"n_pairs": spec.n_pairs, "random_state": spec.seed, "sets": nm, "notes": notes})
