@@ -39,6 +39,7 @@ class Family:
 #: The report's sections, in order. Results of kinds no analysis owns (fine-tuning, study steps)
 #: name their family with the class attribute ``Result.family``.
 FAMILIES: dict[str, Family] = {f.key: f for f in [
+    Family("claims", "The papers' claims: verdicts", 0),
     Family("gptology", "Layer geometry (GPTology)", 10,
            "Rudman, Chen & Eickhoff (2023), Outlier Dimensions Encode Task-Specific Knowledge; "
            "Timkey & van Schijndel (2021); Kornblith et al. (2019)"),
