@@ -36,7 +36,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ftgeo._checks import check_features, check_labels
+from sklearn.base import ClassifierMixin
+
+from ftgeo._checks import check_features, check_X_y
+from ftgeo.analysis._base import FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted, fit_context
 from ftgeo.errors import ValidationError
 
 __all__ = ["fit_candidates", "fit_logreg_batch", "fit_logreg_batch_t", "predict_batch", "predict_batch_t", "standardize_stats", "SoftmaxClassifier", "encode_labels"]
@@ -438,7 +441,7 @@ def _lbfgs(Xs: np.ndarray, codes: np.ndarray, K: int, C: float, max_iter: int, t
     return res.x.reshape(q, Kp)
 
 
-class SoftmaxClassifier:
+class SoftmaxClassifier(ClassifierMixin, FtgeoEstimator):
     """L2 softmax / logistic regression on standardised features, as scikit-learn's
     ``make_pipeline(StandardScaler(), LogisticRegression(C=C))`` (objective (1), Matton & de
     Oliveira's linear classifier).
@@ -449,6 +452,15 @@ class SoftmaxClassifier:
     ``intercept_`` (K',) in standardised units, as scikit-learn's.
     """
 
+    _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "standardize": ["boolean"],
+        "solver": [StrOptions({"auto", "newton", "lbfgs"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "newton_max_params": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, C: float = 1.0, *, standardize: bool = True, solver: str = "auto",
                  max_iter: int = 1000, tol: float = 1e-10, newton_max_params: int = 64):
         self.C = C
@@ -458,11 +470,9 @@ class SoftmaxClassifier:
         self.tol = tol
         self.newton_max_params = newton_max_params
 
+    @fit_context
     def fit(self, X, y) -> "SoftmaxClassifier":
-        X = check_features(X, "X", min_samples=2)
-        y = check_labels(y, X.shape[0], "y", min_classes=2)
-        if not self.C > 0:
-            raise ValidationError(f"C={self.C!r} must be > 0")
+        X, y = check_X_y(X, y, min_samples=2, min_classes=2)
         self.classes_, codes = encode_labels(y)
         K = self.classes_.size
         if self.standardize:
@@ -479,16 +489,15 @@ class SoftmaxClassifier:
             solver = "newton" if Xs.shape[1] * Kp <= self.newton_max_params else "lbfgs"
         if solver == "newton":
             W = fit_logreg_batch(Xs[None], codes, K, C=self.C, max_iter=min(self.max_iter, 100), tol=self.tol)[0]
-        elif solver == "lbfgs":
-            W = _lbfgs(Xs, codes, K, self.C, self.max_iter, 1e-8)
         else:
-            raise ValidationError(f"solver={self.solver!r} must be 'auto', 'newton' or 'lbfgs'")
+            W = _lbfgs(Xs, codes, K, self.C, self.max_iter, 1e-8)
         self.intercept_ = W[0].copy()
         self.coef_ = W[1:].T.copy()
         self.n_features_in_ = X.shape[1]
         return self
 
     def decision_function(self, X) -> np.ndarray:
+        check_fitted(self)
         X = check_features(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise ValidationError(f"X has {X.shape[1]} features; the classifier was fitted on {self.n_features_in_}")
@@ -509,4 +518,7 @@ class SoftmaxClassifier:
         return self.classes_[(Z > 0).astype(int) if Z.ndim == 1 else Z.argmax(axis=1)]
 
     def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        """Accuracy of :meth:`predict` on (X, y)."""
+        check_fitted(self)
+        X, y = check_X_y(X, y)
+        return float(np.mean(self.predict(X) == y))
