@@ -114,6 +114,9 @@ def _describe_violation(name: str, value, constraints) -> str:
         return f"{name}={value!r} is not one of {allowed}{none}"
     parts = [_describe(c) for c in shown]
     text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+    intervals = [c for c in shown if isinstance(c, Interval)]
+    if intervals and not any(isinstance(value, c.type) for c in intervals) and value is not None:
+        text += f" (got a {type(value).__name__})"      # the wrong type, not an out-of-range number
     return f"{name}={value!r} must be {text}"
 
 
@@ -131,11 +134,11 @@ def _describe(c) -> str:
     if kind == "_ArrayLikes":
         return "a list or array"
     if kind == "_InstancesOf":
-        t = c.type
-        if t is np.random.Generator:
-            return "a numpy Generator"
-        return f"a {t.__name__}"
+        return _TYPE_NAMES.get(c.type, f"a {c.type.__name__}")
     return str(c)
+
+
+_TYPE_NAMES = {Integral: "an int", Real: "a number", np.random.Generator: "a numpy Generator"}
 
 
 def _describe_interval(c: Interval) -> str:
