@@ -275,20 +275,25 @@ def _train_loop(Xt, yt, Xv, yv, *, n_classes, kind, hidden, l2s, seeds, lr, max_
         if done.all():
             break
         if done.any():                          # drop finished members from the batch
-            keep = torch.as_tensor(np.flatnonzero(~done))
-            new = [p.detach()[keep].clone().requires_grad_(True) for p in params]
-            new_opt = torch.optim.Adam(new, lr=lr)
-            for p_old, p_new in zip(params, new):
-                st = opt.state.get(p_old)
-                if st:
-                    new_opt.state[p_new] = {k: (v[keep].clone() if torch.is_tensor(v) and v.dim() > 0 else
-                                                (v.clone() if torch.is_tensor(v) else v)) for k, v in st.items()}
-            params, opt = new, new_opt
+            params, opt = _keep_members(params, opt, torch.as_tensor(np.flatnonzero(~done)), lr)
             active = active[~done]
     if not use_val:
         best = [p.detach().clone() for p in params]
         best_epoch[:] = epoch
     return _Batch(kind, best, best_epoch, best_loss)
+
+
+def _keep_members(params, opt, keep, lr):
+    """New leaf parameters and Adam optimiser holding only the members ``keep`` (their moments too)."""
+    import torch
+    new = [p.detach()[keep].clone().requires_grad_(True) for p in params]
+    new_opt = torch.optim.Adam(new, lr=lr)
+    for p_old, p_new in zip(params, new):
+        st = opt.state.get(p_old)
+        if st:
+            new_opt.state[p_new] = {k: (v[keep].clone() if torch.is_tensor(v) and v.dim() > 0 else
+                                        (v.clone() if torch.is_tensor(v) else v)) for k, v in st.items()}
+    return new, new_opt
 
 
 def _predict_batch(batch: _Batch, X) -> np.ndarray:
