@@ -292,7 +292,8 @@ class _CandidateProblem:
         self.AB = sid[self.ra[:, None], self.ra[None, :]]
         self.MM = self.mid[rk[:, None], rk[None, :]]
         self.MK = self.mid[rk[:, None], np.arange(Kp)[None, :]]
-        self.Y = ((codes == 1).astype(np.float64)[None] if self.binary else np.eye(K)[codes].T)[:, :, None]  # (K', n, 1)
+        Y = (codes == 1).astype(np.float64)[None] if self.binary else np.eye(K)[codes].T
+        self.Y = Y[:, :, None]  # (K', n, 1)
         self.pen_s = np.ones(qs)
         self.pen_s[0] = 0.0
         self.diag = np.concatenate([np.repeat(self.pen_s, Kp), np.ones(Kp)]) / C
@@ -333,7 +334,8 @@ class _CandidateProblem:
         """(d, p) gradients; ``shared``: P is (K', n, 1), the same for every candidate."""
         d_, Kp = ts.shape[0], self.Kp
         R = P - self.Y  # (K', n, d) or (K', n, 1) while shared
-        Gs = np.stack([self.ST @ R[k] for k in range(Kp)], axis=2).transpose(1, 0, 2) + self.pen_s[None, :, None] / self.C * ts
+        Gs = np.stack([self.ST @ R[k] for k in range(Kp)], axis=2).transpose(1, 0, 2)
+        Gs = Gs + self.pen_s[None, :, None] / self.C * ts
         if shared:
             Gc = np.stack([Ca.T @ R[k, :, 0] for k in range(Kp)], axis=1) + tc / self.C
         else:

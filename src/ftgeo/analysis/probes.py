@@ -469,7 +469,7 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
 
     _parameter_constraints = {
         **_COMMON_CONSTRAINTS,
-        "hidden_sizes": ["array-like"],
+        "hidden_sizes": ["array-like", None],     # None only for kind='linear'; values checked at fit
         "l2_grid": ["array-like"],
         "n_seeds": [Interval(Integral, 1, None, closed="left")],
     }
@@ -496,7 +496,8 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
         l2s = [float(v) for v in self.l2_grid]
         if not l2s or any(not np.isfinite(v) or v < 0 for v in l2s):
             raise ValidationError(f"l2_grid must be a non-empty list of non-negative numbers; got {self.l2_grid!r}")
-        hiddens = [None] if self.kind == "linear" else [int(h) for h in self.hidden_sizes]
+        sizes = () if self.hidden_sizes is None else self.hidden_sizes
+        hiddens = [None] if self.kind == "linear" else [int(h) for h in sizes]
         if self.kind == "mlp" and (not hiddens or min(hiddens) < 1):
             raise ValidationError(f"hidden_sizes must be positive ints; got {self.hidden_sizes!r}")
         seed = check_seed(self.random_state)

@@ -20,7 +20,8 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 
 from ftgeo._checks import check_features, check_labels, check_seed, check_X_y
-from ftgeo.analysis._base import RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted, fit_context
+from ftgeo.analysis._base import (RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted,
+                                  fit_context)
 from ftgeo.errors import ValidationError
 
 __all__ = ["best_threshold", "svm_threshold", "threshold_predict", "PrincipalDimensionClassifier"]
