@@ -67,8 +67,8 @@ def _check_label_values(arr: np.ndarray, name: str) -> None:
         frac = arr != np.round(arr)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
-            raise ValidationError(f"{name} has non-integer value {arr[i]!r} at row {i}; class labels must be integers "
-                                  "or strings (this is a classifier, not a regression).")
+            raise ValidationError(f"{name} has non-integer value {arr[i].item()!r} at row {i}; class labels must be "
+                                  "integers or strings (this is a classifier, not a regression).")
         return
     if kind != "O":
         raise ValidationError(f"{name} has dtype {arr.dtype}; class labels must be integers or strings.")

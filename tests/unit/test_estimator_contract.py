@@ -199,12 +199,14 @@ def test_discovery_finds_every_estimator_and_each_has_a_fixture():
     assert not stale, f"fixtures for classes that are not discovered estimators: {stale}"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_errors_are_ftgeo_and_sklearn_errors(name):
+def test_errors_are_ftgeo_and_sklearn_errors():
     from sklearn.exceptions import NotFittedError as SkNotFitted
     from sklearn.utils._param_validation import InvalidParameterError as SkInvalid
-    assert issubclass(NotFittedError, (ValidationError)) and issubclass(NotFittedError, SkNotFitted)
-    assert issubclass(InvalidParameterError, FtgeoError) and issubclass(InvalidParameterError, SkInvalid)
+
+    import ftgeo.errors
+    assert ftgeo.errors.NotFittedError is NotFittedError and ftgeo.errors.InvalidParameterError is InvalidParameterError
+    for err, sk in ((NotFittedError, SkNotFitted), (InvalidParameterError, SkInvalid)):
+        assert issubclass(err, ValidationError) and issubclass(err, FtgeoError) and issubclass(err, sk)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -345,3 +347,25 @@ def test_rejects_invalid_parameters_at_fit(name):
             assert_one_line(exc, name, f"{param}=")
             checked += 1
     assert checked >= len(base._parameter_constraints)
+
+
+# ---------------------------------------------------------------------------- the shared input checker
+def test_check_labels_rejects_what_is_not_a_class_label():
+    from ftgeo._checks import check_labels, check_X_y
+    for ok in ([0, 1, 1], [0.0, 2.0, 1.0], ["a", "b", "a"], np.array(["a", "b"], dtype=object), [True, False]):
+        assert check_labels(ok).shape == (len(ok),)
+    cases = [([0.0, np.nan, 1.0], "missing (NaN or infinite) label(s), the first at row 1"),
+             ([0.0, np.inf], "missing"),
+             (["a", None], "missing label (None) at row 1"),
+             (np.array(["a", pd.NA], dtype=object), "missing label"),
+             ([0.5, 1.0], "non-integer value 0.5 at row 0"),
+             (np.array(["a", 1], dtype=object), "mixes strings and numbers"),
+             (np.array([1 + 2j]), "must be integers or strings")]
+    for bad, msg in cases:
+        with pytest.raises(ValidationError, match=msg.replace("(", r"\(").replace(")", r"\)")) as exc:
+            check_labels(bad)
+        assert "\n" not in str(exc.value)
+    X, y = check_X_y(np.ones((3, 2), dtype=np.float32), [0, 1, 0])
+    assert X.dtype == np.float64 and X.flags.c_contiguous
+    with pytest.raises(ValidationError, match="y has 2 entries but the features have 3 rows"):
+        check_X_y(np.ones((3, 2)), [0, 1])
