@@ -32,3 +32,19 @@ class OfflineError(FtgeoError, OSError):
 
 class ManifestMismatchError(FtgeoError, ValueError):
     """An on-disk store was written with different settings than those requested."""
+
+
+# The estimators' two errors subclass scikit-learn's exceptions as well as ValidationError, so they
+# live next to the estimator base class (ftgeo.analysis._base) and are imported from there on first
+# use: importing this module must not import scikit-learn (``ftgeo --help`` stays instant).
+#   InvalidParameterError(ValidationError, sklearn InvalidParameterError): a parameter outside its
+#       constraints, raised by ``fit``.
+#   NotFittedError(ValidationError, sklearn NotFittedError): a method that needs ``fit`` first.
+_LAZY = {"InvalidParameterError", "NotFittedError"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from ftgeo.analysis import _base
+        return getattr(_base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ftgeo._checks import check_features, check_labels, check_random_state
+from ftgeo._checks import check_features, check_random_state, check_X_y
+from ftgeo.analysis._base import RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, fit_context
 from ftgeo.analysis.linear import SoftmaxClassifier
 from ftgeo.errors import ValidationError
 
@@ -111,7 +112,7 @@ def linear_accuracy(X_train, y_train, X_eval, y_eval, *, C: float = 1.0) -> floa
     return SoftmaxClassifier(C=C).fit(X_train, y_train).score(X_eval, y_eval)
 
 
-class CompressionCurve:
+class CompressionCurve(FtgeoEstimator):
     """Accuracy vs number of kept dimensions (Matton & de Oliveira 2019, PCA compression).
 
     Parameters: ``ks`` (default 1, 2, 4, ..., d), ``source``: one of ``in_domain``, ``general``,
@@ -123,7 +124,19 @@ class CompressionCurve:
     Fitted: ``curve_`` (tidy DataFrame: source, k, accuracy, accuracy_std, n_draws),
     ``full_accuracy_`` (all dimensions), ``pca_`` (source -> fitted PCA dict), ``ks_``,
     ``random_dims_`` (k -> (n_random, k) dimension draws).
+
+    ``fit`` has no method that needs it afterwards: the fitted attributes are the result.
     """
+
+    _parameter_constraints = {
+        "ks": [None, "array-like"],
+        "source": [None, str, list, tuple],        # the names themselves are checked at fit
+        "n_random": [Interval(Integral, 1, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "random_state": RANDOM_STATE,
+        "max_general": [Interval(Integral, 1, None, closed="left"), None],
+        "progress": ["boolean"],
+    }
 
     def __init__(self, ks: Sequence[int] | None = None, source: str | Sequence[str] | None = None,
                  n_random: int = 5, *, C: float = 1.0, random_state=0, max_general: int | None = 32000,
@@ -136,11 +149,10 @@ class CompressionCurve:
         self.max_general = max_general
         self.progress = progress
 
+    @fit_context
     def fit(self, X_train, y_train, X_eval, y_eval, X_general=None) -> "CompressionCurve":
-        Xtr = check_features(X_train, "X_train", min_samples=2)
-        ytr = check_labels(y_train, Xtr.shape[0], "y_train", min_classes=2)
-        Xev = check_features(X_eval, "X_eval")
-        yev = check_labels(y_eval, Xev.shape[0], "y_eval")
+        Xtr, ytr = check_X_y(X_train, y_train, x_name="X_train", y_name="y_train", min_samples=2, min_classes=2)
+        Xev, yev = check_X_y(X_eval, y_eval, x_name="X_eval", y_name="y_eval")
         d = Xtr.shape[1]
         if Xev.shape[1] != d:
             raise ValidationError(f"X_eval has {Xev.shape[1]} dimensions and X_train {d}; use the same model/layer")
@@ -166,8 +178,6 @@ class CompressionCurve:
         ks = default_ks(d) if self.ks is None else sorted({int(k) for k in self.ks})
         if not ks or ks[0] < 1 or ks[-1] > d:
             raise ValidationError(f"ks={self.ks!r} must be integers between 1 and the dimension ({d})")
-        if self.n_random < 1:
-            raise ValidationError(f"n_random={self.n_random} must be >= 1")
         self.ks_ = ks
         self.pca_ = {}
         rows = []

@@ -61,8 +61,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ftgeo._checks import check_features, check_in, check_labels
+from sklearn.base import ClassifierMixin
+
+from ftgeo._checks import check_features, check_in, check_labels, check_X_y
 from ftgeo.analysis import _hull
+from ftgeo.analysis._base import (RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted,
+                                  fit_context)
 from ftgeo.errors import ValidationError
 from ftgeo.progress import progress as _progress
 
@@ -637,7 +641,7 @@ def directprobe_reference(X, y):
 
 
 # ---------------------------------------------------------------------------- estimator
-class DirectProbe:
+class DirectProbe(ClassifierMixin, FtgeoEstimator):
     """DirectProbe clustering of labelled points (Zhou & Srikumar 2021, Algorithm 1).
 
     Parameters
@@ -649,8 +653,10 @@ class DirectProbe:
         Which hull distances (Eq. 2) to compute after clustering: every pair of clusters with
         different labels, or only what the label-pair minima need (pairs whose certified lower
         bound exceeds the current minimum are skipped; their entries are NaN).
-    tol : float
+    tol : float in (0, 1)
         Relative accuracy of the hull distances (Wolfe's algorithm duality gap).
+    random_state : None, int or numpy Generator
+        Unused (the algorithm is deterministic); kept for the scikit-learn signature.
     progress : bool
         Show a progress bar over the merges.
     blas_threads : int or None
@@ -665,8 +671,17 @@ class DirectProbe:
     for skipped pairs), cluster_distances_ (DataFrame: cluster_i, cluster_j, label_i, label_j,
     distance), label_pair_distance_ (L, L) minimum over clusters (NaN diagonal),
     label_min_distance_ (L,), distance_vector_ (L(L-1)/2,), distance_vector_pairs_ list of
-    (label_a, label_b), stats_ (merge/LP counts), timings_ (seconds).
+    (label_a, label_b), stats_ (merge/LP counts), timings_ (seconds), X_fit_ (the fitted points).
     """
+
+    _parameter_constraints = {
+        "distance": [StrOptions({"centroid"})],
+        "pairs": [StrOptions({"all", "label_min"})],
+        "tol": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": RANDOM_STATE,
+        "progress": ["boolean"],
+        "blas_threads": [Interval(Integral, 1, None, closed="left"), None],
+    }
 
     def __init__(self, distance: str = "centroid", pairs: str = "all", tol: float = 1e-9,
                  random_state=None, progress: bool = True, blas_threads: int | None = 1):
@@ -677,6 +692,7 @@ class DirectProbe:
         self.progress = progress
         self.blas_threads = blas_threads
 
+    @fit_context
     def fit(self, X, y) -> "DirectProbe":
         """Cluster (X, y) by Algorithm 1 and compute the hull distances (Eq. 2)."""
         from threadpoolctl import threadpool_limits
@@ -684,12 +700,7 @@ class DirectProbe:
             return self._fit(X, y)
 
     def _fit(self, X, y) -> "DirectProbe":
-        check_in(self.distance, ("centroid",), "distance")
-        check_in(self.pairs, ("all", "label_min"), "pairs")
-        if not (isinstance(self.tol, (int, float)) and 0 < self.tol < 1):
-            raise ValidationError(f"tol must be a float in (0, 1); got {self.tol!r}")
-        X = check_features(X, "X", min_samples=1)
-        y = check_labels(y, X.shape[0], min_classes=1)
+        X, y = check_X_y(X, y, min_samples=1, min_classes=1)
         t0 = time.perf_counter()
         classes, codes = _encode(y)
         merger = _Merger(X, codes, len(classes), self.progress)
@@ -770,6 +781,7 @@ class DirectProbe:
     # -- prediction by the nearest hull
     def predict(self, X) -> np.ndarray:
         """Label of the cluster whose convex hull is nearest to each row (the paper's prediction rule)."""
+        check_fitted(self)
         cluster, _ = self.nearest_cluster(X)
         return self.labels_[cluster]
 
@@ -780,8 +792,7 @@ class DirectProbe:
         max(0, ||x - mean|| - radius)); Wolfe's algorithm on a cluster stops early once its
         lower bound exceeds the best distance found, so only clusters that could win are solved.
         """
-        if not hasattr(self, "assignments_"):
-            raise ValidationError("this DirectProbe is not fitted; call fit(X, y) first.")
+        check_fitted(self)
         from threadpoolctl import threadpool_limits
         with threadpool_limits(limits=self.blas_threads, user_api="blas"):
             return self._nearest_cluster(X)
@@ -812,5 +823,6 @@ class DirectProbe:
 
     def score(self, X, y) -> float:
         """Accuracy of :meth:`predict`."""
+        check_fitted(self)
         y = check_labels(y, np.shape(X)[0])
         return float(np.mean(self.predict(X) == y))

@@ -20,7 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ftgeo._checks import check_features, check_labels, check_random_state
+from ftgeo._checks import check_features, check_labels, check_random_state, check_X_y
+from ftgeo.analysis._base import RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, check_fitted, fit_context
 from ftgeo.analysis.linear import encode_labels, fit_candidates, predict_batch, standardize_stats
 from ftgeo.errors import ValidationError
 
@@ -214,7 +215,7 @@ def greedy_selection(X, y, n_select: int = 5, *, cv: int = 5, C: float = 1.0, ra
             "splits": splits}
 
 
-class SalientNeurons:
+class SalientNeurons(FtgeoEstimator):
     """Single-neuron accuracies and greedy "best n" neurons (Matton & de Oliveira 2019).
 
     ``fit(X, y)`` on the training split computes, by stratified seeded ``cv``-fold CV:
@@ -224,7 +225,17 @@ class SalientNeurons:
     ``selection_scores_`` (every candidate's CV accuracy at every step) and ``folds_``. It also
     fits, on all of the training split, one classifier per single dimension and one per prefix of
     ``selected_``, so that :meth:`single_eval_accuracy` and :meth:`score` need only the eval split.
+    ``n_select`` larger than the number of dimensions selects them all.
     """
+
+    _parameter_constraints = {
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "n_select": [Interval(Integral, 1, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "random_state": RANDOM_STATE,
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "progress": ["boolean"],
+    }
 
     def __init__(self, cv: int = 5, n_select: int = 5, *, C: float = 1.0, random_state=0,
                  chunk_size: int | None = None, progress: bool = False):
@@ -235,12 +246,10 @@ class SalientNeurons:
         self.chunk_size = chunk_size
         self.progress = progress
 
+    @fit_context
     def fit(self, X, y) -> "SalientNeurons":
-        X = check_features(X, "X")
-        y = check_labels(y, X.shape[0], "y", min_classes=2)
+        X, y = check_X_y(X, y, min_classes=2)
         _check_per_class(y, self.cv)
-        if not self.C > 0:
-            raise ValidationError(f"C={self.C!r} must be > 0")
         n_select = min(int(self.n_select), X.shape[1])
         out = greedy_selection(X, y, n_select, cv=self.cv, C=self.C, random_state=self.random_state,
                                chunk_size=self.chunk_size, progress=self.progress)
@@ -269,6 +278,7 @@ class SalientNeurons:
         return self
 
     def _eval_codes(self, X, y):
+        check_fitted(self)
         X = check_features(X, "X_eval")
         if X.shape[1] != self.n_features_in_:
             raise ValidationError(f"X_eval has {X.shape[1]} dimensions; the neurons were fitted on "
@@ -303,6 +313,7 @@ class SalientNeurons:
 
     def score(self, X_eval, y_eval, n: int | None = None) -> float:
         """Eval accuracy of the classifier on the first ``n`` selected dimensions (default all)."""
+        check_fitted(self)
         n = len(self.selected_) if n is None else int(n)
         if not 1 <= n <= len(self.selected_):
             raise ValidationError(f"n={n} must be between 1 and {len(self.selected_)} (the number selected)")

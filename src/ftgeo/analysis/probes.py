@@ -34,7 +34,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ftgeo._checks import check_features, check_in, check_labels
+from sklearn.base import ClassifierMixin
+
+from ftgeo._checks import check_features, check_in, check_labels, check_seed, check_X_y
+from ftgeo.analysis._base import (RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted,
+                                  fit_context)
 from ftgeo.errors import ValidationError
 
 __all__ = ["ProbeClassifier", "ProbeGridSearch", "probe_layers", "stratified_split", "stratified_subsample",
@@ -271,20 +275,25 @@ def _train_loop(Xt, yt, Xv, yv, *, n_classes, kind, hidden, l2s, seeds, lr, max_
         if done.all():
             break
         if done.any():                          # drop finished members from the batch
-            keep = torch.as_tensor(np.flatnonzero(~done))
-            new = [p.detach()[keep].clone().requires_grad_(True) for p in params]
-            new_opt = torch.optim.Adam(new, lr=lr)
-            for p_old, p_new in zip(params, new):
-                st = opt.state.get(p_old)
-                if st:
-                    new_opt.state[p_new] = {k: (v[keep].clone() if torch.is_tensor(v) and v.dim() > 0 else
-                                                (v.clone() if torch.is_tensor(v) else v)) for k, v in st.items()}
-            params, opt = new, new_opt
+            params, opt = _keep_members(params, opt, torch.as_tensor(np.flatnonzero(~done)), lr)
             active = active[~done]
     if not use_val:
         best = [p.detach().clone() for p in params]
         best_epoch[:] = epoch
     return _Batch(kind, best, best_epoch, best_loss)
+
+
+def _keep_members(params, opt, keep, lr):
+    """New leaf parameters and Adam optimiser holding only the members ``keep`` (their moments too)."""
+    import torch
+    new = [p.detach()[keep].clone().requires_grad_(True) for p in params]
+    new_opt = torch.optim.Adam(new, lr=lr)
+    for p_old, p_new in zip(params, new):
+        st = opt.state.get(p_old)
+        if st:
+            new_opt.state[p_new] = {k: (v[keep].clone() if torch.is_tensor(v) and v.dim() > 0 else
+                                        (v.clone() if torch.is_tensor(v) else v)) for k, v in st.items()}
+    return new, new_opt
 
 
 def _predict_batch(batch: _Batch, X) -> np.ndarray:
@@ -310,14 +319,17 @@ def _torch(X):
     return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
 
 
-def _check_common(kind, lr, max_epochs, patience):
-    check_in(kind, ("linear", "mlp"), "kind")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValidationError(f"lr must be a positive float; got {lr!r}")
-    if not (isinstance(max_epochs, (int, np.integer)) and max_epochs >= 1):
-        raise ValidationError(f"max_epochs must be a positive int; got {max_epochs!r}")
-    if not (isinstance(patience, (int, np.integer)) and patience >= 1):
-        raise ValidationError(f"patience must be a positive int; got {patience!r}")
+#: Parameter constraints the two probe estimators share (checked at ``fit``).
+_COMMON_CONSTRAINTS = {
+    "kind": [StrOptions({"linear", "mlp"})],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"}), None],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "standardize": ["boolean"],
+    "random_state": RANDOM_STATE,
+}
 
 
 # ---------------------------------------------------------------------------- estimator: one probe
@@ -327,8 +339,7 @@ def _train_val(X, y, X_val, y_val, *, split: bool, fraction: float, seed):
     Validation rows are the given ones (rows whose label never occurs in training are dropped),
     else a seeded stratified hold-out of ``fraction`` of train when ``split``, else ``None``.
     """
-    X = check_features(X, "X")
-    y = check_labels(y, X.shape[0], min_classes=2)
+    X, y = check_X_y(X, y, min_classes=2)
     classes = np.unique(y)
     codes = _encode(y, classes)
     if X_val is not None:
@@ -344,7 +355,7 @@ def _train_val(X, y, X_val, y_val, *, split: bool, fraction: float, seed):
     return classes, X, codes, None, None
 
 
-class ProbeClassifier:
+class ProbeClassifier(ClassifierMixin, FtgeoEstimator):
     """One linear or two-layer MLP probe (Zhou & Srikumar 2022, Eq. P1-P3 above).
 
     Parameters
@@ -358,10 +369,19 @@ class ProbeClassifier:
     early_stopping : hold out ``validation_fraction`` of the training data (seeded, stratified)
         for early stopping unless ``fit`` is given ``X_val, y_val``
     standardize : z-score every feature with the training mean/std first
-    random_state : int seed of the initialisation, the minibatch order and the validation split
+    random_state : seed of the initialisation, the minibatch order and the validation split (an int;
+        a numpy Generator or None draws one, see ``seed_``)
 
-    Fitted attributes: ``classes_``, ``mean_``, ``scale_``, ``n_epochs_``, ``best_val_loss_``.
+    Fitted attributes: ``classes_``, ``mean_``, ``scale_``, ``n_epochs_``, ``best_val_loss_``,
+    ``seed_`` (the int seed used).
     """
+
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "hidden": [Interval(Integral, 1, None, closed="left"), None],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+    }
 
     def __init__(self, kind: str = "linear", hidden: int = 64, l2: float = 1e-4, lr: float = 5e-3,
                  max_epochs: int = 200, patience: int = 10, batch_size=None, early_stopping: bool = True,
@@ -378,55 +398,56 @@ class ProbeClassifier:
         self.standardize = standardize
         self.random_state = random_state
 
+    @fit_context
     def fit(self, X, y, X_val=None, y_val=None) -> "ProbeClassifier":
         import torch
-        _check_common(self.kind, self.lr, self.max_epochs, self.patience)
-        if not (isinstance(self.l2, (int, float)) and self.l2 >= 0):
-            raise ValidationError(f"l2 must be a non-negative float; got {self.l2!r}")
-        if self.kind == "mlp" and not (isinstance(self.hidden, (int, np.integer)) and self.hidden >= 1):
-            raise ValidationError(f"hidden must be a positive int; got {self.hidden!r}")
-        self.classes_, Xt, yt, Xv, yv = _train_val(X, y, X_val, y_val, split=self.early_stopping,
-                                                   fraction=self.validation_fraction, seed=self.random_state)
+        if self.kind == "mlp" and self.hidden is None:
+            raise ValidationError("hidden=None: kind='mlp' needs a hidden size (a positive int)")
+        seed = check_seed(self.random_state)
+        classes, Xt, yt, Xv, yv = _train_val(X, y, X_val, y_val, split=self.early_stopping,
+                                             fraction=self.validation_fraction, seed=seed)
         d = Xt.shape[1]
         self.mean_, self.scale_ = standardize_fit(Xt) if self.standardize else (np.zeros(d), np.ones(d))
         batch = _train_batched(
             _torch((Xt - self.mean_) / self.scale_), torch.from_numpy(yt),
             None if Xv is None else _torch((Xv - self.mean_) / self.scale_),
             None if yv is None else torch.from_numpy(yv),
-            n_classes=len(self.classes_), kind=self.kind, hidden=int(self.hidden), l2s=[float(self.l2)],
-            seeds=[int(self.random_state)], lr=float(self.lr), max_epochs=int(self.max_epochs),
+            n_classes=len(classes), kind=self.kind, hidden=None if self.kind == "linear" else int(self.hidden),
+            l2s=[float(self.l2)], seeds=[seed], lr=float(self.lr), max_epochs=int(self.max_epochs),
             patience=int(self.patience), batch_size=self.batch_size)
         self._batch = batch
+        self.classes_ = classes
+        self.seed_ = seed
         self.n_epochs_ = int(batch.n_epochs[0])
         self.best_val_loss_ = float(batch.best_val_loss[0])
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "_batch"):
-            raise ValidationError("this probe is not fitted; call fit(X, y) first.")
-
-    def predict(self, X) -> np.ndarray:
-        self._check_fitted()
+    def _standardized(self, X):
+        check_fitted(self)
         X = check_features(X, "X")
         if X.shape[1] != self.mean_.size:
             raise ValidationError(f"X has {X.shape[1]} features; the probe was fitted on {self.mean_.size}.")
-        return self.classes_[_predict_batch(self._batch, _torch((X - self.mean_) / self.scale_))[0]]
+        return _torch((X - self.mean_) / self.scale_)
+
+    def predict(self, X) -> np.ndarray:
+        Z = self._standardized(X)
+        return self.classes_[_predict_batch(self._batch, Z)[0]]
 
     def predict_proba(self, X) -> np.ndarray:
         import torch
-        self._check_fitted()
-        X = check_features(X, "X")
+        Z = self._standardized(X)
         with torch.no_grad():
-            return torch.softmax(self._batch.logits(_torch((X - self.mean_) / self.scale_))[0], -1).numpy()
+            return torch.softmax(self._batch.logits(Z)[0], -1).numpy()
 
     def score(self, X, y) -> float:
         """Accuracy."""
+        check_fitted(self)
         y = check_labels(y, np.shape(X)[0])
         return float(np.mean(self.predict(X) == y))
 
 
 # ---------------------------------------------------------------------------- estimator: grid + seeds
-class ProbeGridSearch:
+class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
     """Grid search over hidden size x L2 on a validation split, then the best setting retrained
     with ``n_seeds`` seeds (Zhou & Srikumar 2022, probing set-up).
 
@@ -442,7 +463,16 @@ class ProbeGridSearch:
     val_accuracy, val_loss, epochs, rank), seeds_, seed_val_scores_ (n_seeds,), and after
     ``fit(..., X_eval=, y_eval=)`` or :meth:`evaluate`: seed_scores_ (n_seeds,), mean_score_,
     std_score_ (sample standard deviation, ddof=1).
+
+    ``random_state``: an int seed (a numpy Generator or None draws one; ``seeds_`` records it).
     """
+
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "hidden_sizes": ["array-like", None],     # None only for kind='linear'; values checked at fit
+        "l2_grid": ["array-like"],
+        "n_seeds": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, kind: str = "mlp", hidden_sizes: Sequence[int] = DEFAULT_HIDDEN_SIZES,
                  l2_grid: Sequence[float] = DEFAULT_L2_GRID, n_seeds: int = 5, validation_fraction: float = 0.2,
@@ -460,23 +490,24 @@ class ProbeGridSearch:
         self.standardize = standardize
         self.random_state = random_state
 
+    @fit_context
     def fit(self, X, y, X_val=None, y_val=None, X_eval=None, y_eval=None) -> "ProbeGridSearch":
         import torch
-        _check_common(self.kind, self.lr, self.max_epochs, self.patience)
         l2s = [float(v) for v in self.l2_grid]
         if not l2s or any(not np.isfinite(v) or v < 0 for v in l2s):
             raise ValidationError(f"l2_grid must be a non-empty list of non-negative numbers; got {self.l2_grid!r}")
-        hiddens = [None] if self.kind == "linear" else [int(h) for h in self.hidden_sizes]
+        sizes = () if self.hidden_sizes is None else self.hidden_sizes
+        hiddens = [None] if self.kind == "linear" else [int(h) for h in sizes]
         if self.kind == "mlp" and (not hiddens or min(hiddens) < 1):
             raise ValidationError(f"hidden_sizes must be positive ints; got {self.hidden_sizes!r}")
-        if not (isinstance(self.n_seeds, (int, np.integer)) and self.n_seeds >= 1):
-            raise ValidationError(f"n_seeds must be a positive int; got {self.n_seeds!r}")
-        self.classes_, Xt, yt, Xv, yv = _train_val(X, y, X_val, y_val, split=True,
-                                                   fraction=self.validation_fraction, seed=self.random_state)
-        self.validation_ = ("given" if X_val is not None else
-                            f"held out {self.validation_fraction:g} of train (stratified, seed {self.random_state})")
+        seed = check_seed(self.random_state)
+        classes, Xt, yt, Xv, yv = _train_val(X, y, X_val, y_val, split=True,
+                                             fraction=self.validation_fraction, seed=seed)
         if len(yv) == 0:
             raise ValidationError("the validation split is empty; give X_val/y_val or more training examples.")
+        self.classes_ = classes
+        self.validation_ = ("given" if X_val is not None else
+                            f"held out {self.validation_fraction:g} of train (stratified, seed {seed})")
         d = Xt.shape[1]
         self.mean_, self.scale_ = standardize_fit(Xt) if self.standardize else (np.zeros(d), np.ones(d))
         self._Xt = _torch((Xt - self.mean_) / self.scale_)
@@ -485,7 +516,7 @@ class ProbeGridSearch:
         self._yv = torch.from_numpy(yv)
         rows = []
         for h in hiddens:
-            batch = self._train(h, l2s, [int(self.random_state)] * len(l2s))
+            batch = self._train(h, l2s, [seed] * len(l2s))
             acc, ce = _val_stats(batch, self._Xv, self._yv)
             for g, l2 in enumerate(l2s):
                 rows.append({"kind": self.kind, "hidden": 0 if h is None else h, "l2": l2,
@@ -500,7 +531,7 @@ class ProbeGridSearch:
         top = cv.iloc[order[0]]
         self.best_params_ = {"kind": self.kind, "hidden": int(top["hidden"]) if self.kind == "mlp" else None,
                              "l2": float(top["l2"])}
-        self.seeds_ = [int(self.random_state) + i for i in range(int(self.n_seeds))]
+        self.seeds_ = [seed + i for i in range(int(self.n_seeds))]
         self._seed_batch = self._train(self.best_params_["hidden"], [self.best_params_["l2"]] * len(self.seeds_),
                                        self.seeds_)
         self.seed_val_scores_ = _val_stats(self._seed_batch, self._Xv, self._yv)[0]
@@ -518,8 +549,7 @@ class ProbeGridSearch:
 
     def seed_scores(self, X, y) -> np.ndarray:
         """Accuracy of each seed's probe on (X, y); labels unseen in training count as wrong."""
-        if not hasattr(self, "_seed_batch"):
-            raise ValidationError("this grid search is not fitted; call fit(X, y) first.")
+        check_fitted(self)
         X = check_features(X, "X_eval")
         if X.shape[1] != self.mean_.size:
             raise ValidationError(f"X_eval has {X.shape[1]} features; the probes were fitted on {self.mean_.size}.")
@@ -536,7 +566,13 @@ class ProbeGridSearch:
         return self
 
     def predict(self, X, seed_index: int = 0) -> np.ndarray:
+        """Labels predicted by the probe of seed ``seeds_[seed_index]``."""
+        check_fitted(self)
+        if not -len(self.seeds_) <= seed_index < len(self.seeds_):
+            raise ValidationError(f"seed_index={seed_index} is out of range for {len(self.seeds_)} seed(s)")
         X = check_features(X, "X")
+        if X.shape[1] != self.mean_.size:
+            raise ValidationError(f"X has {X.shape[1]} features; the probes were fitted on {self.mean_.size}.")
         return self.classes_[_predict_batch(self._seed_batch, _torch((X - self.mean_) / self.scale_))[seed_index]]
 
     def score(self, X, y) -> float:

@@ -18,11 +18,10 @@ The variance share var_i / sum_j var_j is the second measure of rogueness (their
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ftgeo._checks import check_features
+from ftgeo.analysis._base import FtgeoEstimator, Integral, Interval, StrOptions, fit_context
 from ftgeo.errors import ValidationError
 
 __all__ = ["dimension_stats", "cosine_contributions", "top_k_dimensions", "rogue_overlap", "RogueDimensions"]
@@ -67,21 +66,29 @@ def rogue_overlap(top_a, top_b) -> int:
     return int(len(np.intersect1d(np.asarray(top_a), np.asarray(top_b))))
 
 
-@dataclass
-class RogueDimensions:
+class RogueDimensions(FtgeoEstimator):
     """Fit per-dimension statistics of one layer; fitted attributes end in ``_``.
+
+    Parameters: ``k`` (how many top dimensions; at most the dimension), ``rank_by``
+    ('variance', or 'cosine': rank by C_i instead).
 
     ``mean_``, ``var_``, ``var_share_`` (var_i / sum var), ``cos_contribution_`` (C_i),
     ``cos_share_`` (C_i / sum C; undefined -> NaN when sum C = 0), ``top_`` (top-k by variance),
     ``principal_`` (the highest-variance dimension), ``expected_cosine_`` (sum C).
     """
 
-    k: int = 10
-    rank_by: str = "variance"   # or "cosine": rank by C_i instead
+    _parameter_constraints = {
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "rank_by": [StrOptions({"variance", "cosine"})],
+    }
 
+    def __init__(self, k: int = 10, rank_by: str = "variance"):
+        self.k = k
+        self.rank_by = rank_by
+
+    @fit_context
     def fit(self, X) -> "RogueDimensions":
-        if self.rank_by not in ("variance", "cosine"):
-            raise ValidationError(f"rank_by={self.rank_by!r} must be 'variance' or 'cosine'")
+        X = check_features(X, "X", min_samples=2)
         self.mean_, self.var_ = dimension_stats(X)
         tot = self.var_.sum()
         self.var_share_ = self.var_ / tot if tot > 0 else np.full_like(self.var_, np.nan)

@@ -52,6 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ftgeo._checks import check_features, check_in, check_random_state, check_same_rows
+from ftgeo.analysis._base import RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, fit_context
 from ftgeo.errors import ValidationError
 
 KERNELS = ("linear", "rbf")
@@ -562,7 +563,7 @@ def layer_cka_matrix(layers_a, layers_b=None, **kwargs) -> np.ndarray:
     return layer_cka_matrices({"a": layers_a, "b": layers_b}, [("a", "b")], **kwargs)[("a", "b")]
 
 
-class LayerCKA:
+class LayerCKA(FtgeoEstimator):
     """Layer x layer CKA, scikit-learn style.
 
     Parameters are stored untouched by ``__init__``; :meth:`fit` computes ``matrix_``
@@ -576,8 +577,24 @@ class LayerCKA:
     threshold : RBF bandwidth as a fraction of the median distance
     batch_size : None for the exact computation, an int for minibatch CKA (Nguyen et al. 2021)
     layers : stored layer indices to use (default all) when fitting Representations objects
-    device : 'auto', 'cpu', 'cuda' or 'numpy'
+    device : 'auto', 'cpu', 'cuda' (or 'cuda:N') or 'numpy'
+    random_state : None, int or numpy Generator: the minibatch order (minibatch CKA only)
+    progress : show progress bars
+
+    Every layer array is checked (2-D, finite, the same rows in every layer) as it is prepared.
     """
+
+    _parameter_constraints = {
+        "kernel": [StrOptions(set(KERNELS))],
+        "debiased": ["boolean"],
+        "standardize": ["boolean"],
+        "threshold": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 4, None, closed="left"), None],
+        "layers": [None, "array-like"],
+        "device": [None, str],                     # which devices exist is checked at fit
+        "random_state": RANDOM_STATE,
+        "progress": ["boolean"],
+    }
 
     def __init__(self, kernel: str = "linear", *, debiased: bool = False, standardize: bool = False,
                  threshold: float = 1.0, batch_size: int | None = None, layers: Sequence[int] | None = None,
@@ -601,6 +618,7 @@ class LayerCKA:
         idx = list(range(len(arrs))) if self.layers is None else list(self.layers)
         return [arrs[i] for i in idx], idx
 
+    @fit_context
     def fit(self, reps_a, reps_b=None) -> "LayerCKA":
         la, self.layers_a_ = self._select(reps_a)
         sets = {"a": la}

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ftgeo._checks import check_features, check_in, check_labels
+from sklearn.base import ClassifierMixin
+
+from ftgeo._checks import check_features, check_labels, check_seed, check_X_y
+from ftgeo.analysis._base import (RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted,
+                                  fit_context)
 from ftgeo.errors import ValidationError
 
 __all__ = ["best_threshold", "svm_threshold", "threshold_predict", "PrincipalDimensionClassifier"]
@@ -93,13 +97,22 @@ def svm_threshold(x, y, *, C: float = 1.0, random_state=0) -> tuple[float, int]:
     return float(mu + sd * (-b / w)), (1 if w > 0 else -1)
 
 
-class PrincipalDimensionClassifier:
+class PrincipalDimensionClassifier(ClassifierMixin, FtgeoEstimator):
     """Threshold classifier on one dimension (default: the principal = highest train variance).
 
-    Parameters: ``method`` ('svm' or 'best'), ``dimension`` (None -> principal), ``C``.
+    Parameters: ``method`` ('svm' or 'best'), ``dimension`` (None -> principal; negative counts
+    from the end), ``C`` (of the SVM), ``random_state`` (the SVM's seed; an int, or a Generator /
+    None that draws one).
     Fitted: ``dimension_``, ``threshold_``, ``polarity_``, ``classes_``, ``train_accuracy_``,
-    ``variance_share_`` (the dimension's share of total train variance).
+    ``variance_share_`` (the dimension's share of total train variance), ``n_features_in_``.
     """
+
+    _parameter_constraints = {
+        "method": [StrOptions({"svm", "best"})],
+        "dimension": [Integral, None],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(self, method: str = "svm", *, dimension: int | None = None, C: float = 1.0, random_state=0):
         self.method = method
@@ -107,10 +120,11 @@ class PrincipalDimensionClassifier:
         self.C = C
         self.random_state = random_state
 
+    @fit_context
     def fit(self, X, y) -> "PrincipalDimensionClassifier":
-        check_in(self.method, ("svm", "best"), "method")
-        X = check_features(X, "X_train", min_samples=2)
+        X, y = check_X_y(X, y, x_name="X_train", y_name="y_train", min_samples=2)
         y, self.classes_ = _binary(y, X.shape[0], "y_train")
+        self.n_features_in_ = X.shape[1]
         var = X.var(axis=0)
         if self.dimension is None:
             self.dimension_ = int(np.argmax(var))
@@ -123,15 +137,19 @@ class PrincipalDimensionClassifier:
         if self.method == "best":
             self.threshold_, self.polarity_, _ = best_threshold(x, y)
         else:
-            self.threshold_, self.polarity_ = svm_threshold(x, y, C=self.C, random_state=self.random_state)
+            self.threshold_, self.polarity_ = svm_threshold(x, y, C=self.C, random_state=check_seed(self.random_state))
         self.train_accuracy_ = float((self.predict(X) == y).mean())
         return self
 
     def predict(self, X) -> np.ndarray:
+        check_fitted(self)
         X = check_features(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValidationError(f"X has {X.shape[1]} features; the classifier was fitted on {self.n_features_in_}.")
         return threshold_predict(X[:, self.dimension_], self.threshold_, self.polarity_, self.classes_)
 
     def score(self, X, y) -> float:
-        X = check_features(X, "X")
-        y = check_labels(y, X.shape[0])
+        """Accuracy of :meth:`predict` on (X, y)."""
+        check_fitted(self)
+        X, y = check_X_y(X, y)
         return float((self.predict(X) == y).mean())
