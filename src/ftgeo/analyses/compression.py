@@ -36,7 +36,7 @@ class CompressionSpec(AnalysisSpec):
     C: float = param(1.0, "inverse L2 strength of the softmax classifier")
     finetuned_accuracy: float | None = param(None, "the fine-tuned model's eval accuracy (default: the linear "
                                                    "classifier on the fine-tuned representations)")
-    max_general: int | None = param(32000, "general-corpus sample size (none: every sentence)", none=("0", "all"))
+    max_general: int | None = param(32000, "general-corpus sample size; none keeps every sentence", none=("0", "all"))
     seed: int = param(0, "seed of the random dimensions and of the general-corpus subsample",
                       aliases=("random_state",))
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: pretrained,finetuned)")
