@@ -56,8 +56,10 @@ def test_cli_redundancy_verbs(stores, capsys):
     assert main(["analyze", "variance", "--train-reps", s["pre_train"], s["ft_train"]]) == 0
     assert load_result(run / "results" / "variance").summary().first_below_one.iloc[0] == 3
     assert main(["analyze", "compression", "--train-reps", s["pre_train"], "--eval-reps", s["pre_validation"],
-                 "--general-reps", s["ft_validation"], "--ks", "1,2,10", "--n-random", "2"]) == 0
-    cur = load_result(run / "results" / "compression").curve
+                 "--general-reps", s["ft_validation"], "--ks", "1,2,10", "--n-random", "2", "--max-general", "0"]) == 0
+    comp = load_result(run / "results" / "compression")
+    assert comp.meta["max_general"] is None                      # --max-general 0: every general sentence
+    cur = comp.curve
     assert set(cur.source) == {"in_domain", "general", "random"} and sorted(set(cur.k)) == [1, 2, 10]
     out = capsys.readouterr().out
     assert "neurons: wrote" in out and "compression: wrote" in out

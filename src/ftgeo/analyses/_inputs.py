@@ -132,3 +132,15 @@ def as_list(x) -> list:
     if x is None:
         return []
     return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def check_pair(sets: Sequence, what: str) -> None:
+    """Raise unless ``sets`` is one set (pretrained) or two (pretrained, fine-tuned) with as many
+    layers (the redundancy analyses compare one model before and after fine-tuning)."""
+    if len(sets) > 2:
+        raise ValidationError(f"{what}: pass one set (pretrained) or two (pretrained, fine-tuned); got {len(sets)}")
+    if len(sets) == 2:
+        a, b = sets
+        if a.n_layers != b.n_layers:
+            raise ValidationError(f"{what}: the pretrained set has {a.n_layers} layers and the fine-tuned one "
+                                  f"{b.n_layers}; extract both from the same architecture")

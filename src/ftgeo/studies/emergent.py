@@ -14,9 +14,8 @@ STUDY = "emergent"
 
 def run_emergent(ctx: StudyContext) -> StudyContext:
     from ftgeo.data import load_task
-    from ftgeo.runners import redundancy as r
 
-    run, spec = ctx.run, ctx.spec
+    spec = ctx.spec
     pre_tr = ctx.step(STUDY, "extract pretrained train", lambda: ctx.reps("pretrained", spec.train_split))
     pre_ev = ctx.step(STUDY, "extract pretrained eval", lambda: ctx.reps("pretrained", spec.eval_split))
     if pre_tr is None or pre_ev is None:
@@ -38,12 +37,11 @@ def run_emergent(ctx: StudyContext) -> StudyContext:
             g2 = ctx.step(STUDY, f"extract fine-tuned {spec.general_corpus}", lambda: ctx.reps(
                 "finetuned", split, task=corpus, max_examples=spec.max_general_examples))
             gen = gen + [g2] if (g2 is not None and gen) else []
-    last = [-1]
-    ctx.step(STUDY, "compression", lambda: r.run_compression(
-        tr, ev, general=gen or None, run=run, layers=last, names=names, random_state=spec.seed,
-        finetuned_accuracy=ft_acc if ft_acc == ft_acc else None, progress=ctx.progress))
+    last = "last"  # the sentence embedding of the paper
+    ctx.step(STUDY, "compression", lambda: ctx.analyze(
+        "compression", tr, ev, general=gen or None, layers=last, names=names, seed=spec.seed,
+        finetuned_accuracy=ft_acc if ft_acc == ft_acc else None))
     if len(tr) == 2:
-        ctx.step(STUDY, "variance", lambda: r.run_variance(tr[0], tr[1], run=run, layers=last))
-    ctx.step(STUDY, "neurons", lambda: r.run_neurons(tr, ev, run=run, layers=last, names=names,
-                                                    random_state=spec.seed, progress=ctx.progress))
+        ctx.step(STUDY, "variance", lambda: ctx.analyze("variance", tr[0], tr[1], layers=last))
+    ctx.step(STUDY, "neurons", lambda: ctx.analyze("neurons", tr, ev, layers=last, names=names, seed=spec.seed))
     return ctx
