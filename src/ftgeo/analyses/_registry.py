@@ -92,6 +92,11 @@ class Analysis:
         kwargs.pop("progress", None)  # a runtime switch, not a parameter: dropped where the runner has no bar
         spec = self.spec.build(spec, kwargs, source=self.name)
         self.check_inputs(args, direct)
+        try:
+            self._sig.bind(*args, spec=spec, **direct)
+        except TypeError as exc:
+            raise ValidationError(f"{self.name}: {exc} (inputs: "
+                                  + ", ".join(f"{i.arg} = {i.describe_count()} set(s)" for i in self.inputs) + ")") from None
         result = self.fn(*args, spec=spec, **direct)
         result.meta.setdefault("analysis", self.name)
         result.meta.setdefault("params", spec.to_dict())
@@ -112,7 +117,7 @@ class Analysis:
         bound = self._sig.bind_partial(*args, **kwargs).arguments
         for inp in self.inputs:
             value = bound.get(inp.arg)
-            values = value if isinstance(value, (list, tuple)) and (inp.spread or inp.n[1] != 1) else [value]
+            values = value if isinstance(value, (list, tuple)) and not inp.spread and inp.n[1] != 1 else [value]
             for v in values:
                 if v is not None and not isinstance(v, Representations):
                     raise ValidationError(
