@@ -36,8 +36,8 @@ class ProjectionSpec(AnalysisSpec):
         if bad or not self.method:
             raise ValidationError(f"method must be one or more of {', '.join(METHODS)}; got {list(self.method)}")
         if self.max_points is not None and self.max_points < 1:
-            raise ValidationError(f"max_points must be >= 1 (or none / 0 / all for every example); "
-                                  f"got {self.max_points}")
+            raise ValidationError(f"max_points must be >= 1, or none for every example (on the command line: "
+                                  f"0 or all); got {self.max_points}")
 
 
 class ProjectionResult(Result):
