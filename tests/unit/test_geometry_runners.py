@@ -106,6 +106,9 @@ def test_run_projection_and_isotropy(tmp_path):
     assert len(c) == 200 and set(c.layer) == {0, 3} and set(c.label_name) == {"neg", "pos"}
     again = run_projection(a, method="pca", layers=[0, -1], max_points=100)
     np.testing.assert_array_equal(again.table("coords")[["x", "y"]].to_numpy(), c[["x", "y"]].to_numpy())
+    with pytest.warns(FutureWarning, match="'max_samples' is deprecated"):   # the old keyword, for one release
+        old = run_projection(a, method="pca", layers=[0, -1], max_samples=100)
+    np.testing.assert_array_equal(old.table("coords")[["x", "y"]].to_numpy(), c[["x", "y"]].to_numpy())
     iso = run_isotropy(a, run=tmp_path, n_pairs=None)
     t = iso.table("isotropy")
     assert len(t) == 4 and t.isoscore.between(0, 1).all()
