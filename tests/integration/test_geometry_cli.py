@@ -60,8 +60,19 @@ def test_cli_geometry_verbs(stores, capsys):
     assert len(load_result(run / "results" / "isotropy").table("isotropy")) == 6
 
     assert main(["analyze", "projection", "--reps", ft, "--method", "pca", "--layers", "0,2",
-                 "--max-samples", "100", "--name", "proj_pca"]) == 0
+                 "--max-points", "100", "--name", "proj_pca"]) == 0
     assert (run / "figures" / "proj_pca_pca.png").is_file()
+
+    # the old spellings still work for one release, with one deprecation line each
+    capsys.readouterr()
+    assert main(["analyze", "projection", "--reps", ft, "--method", "pca", "--layers", "0,2",
+                 "--max-samples", "100", "--name", "proj_old", "--no-figures"]) == 0
+    assert "--max-samples is deprecated" in capsys.readouterr().err
+    assert len(load_result(run / "results" / "proj_old").table("coords")) == 200
+    assert main(["analyze", "threshold", "--train-reps", ft_train, "--eval-reps", ft, "--full-accuracy", "0.9",
+                 "--method", "both", "--name", "threshold_old", "--no-figures"]) == 0
+    assert "--method is deprecated" in capsys.readouterr().err
+    assert load_result(run / "results" / "threshold_old").table("threshold").method.tolist() == ["svm", "best"]
 
     # the ablation needs the fine-tuned head: no model folder in these manifests -> a clear error, exit 2
     assert main(["analyze", "ablation", "--train-reps", ft_train, "--eval-reps", ft]) == 2

@@ -21,7 +21,9 @@ def minilm_stores(tmp_path_factory):
 
 
 def test_cls_embedding_layer_is_constant_and_gets_nan(minilm_stores):
-    from ftgeo.runners.geometry import run_cka, run_isotropy, run_rogue
+    from ftgeo.analyses.cka import run_cka
+    from ftgeo.analyses.isotropy import run_isotropy
+    from ftgeo.analyses.rogue import run_rogue
     run, st = minilm_stores
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -10,9 +10,13 @@ from ftgeo.errors import ValidationError
 from ftgeo.reps import InMemoryRepresentations
 from ftgeo.results import load_result
 from ftgeo.run import RunDir
-from ftgeo.runners.geometry import (
-    run_ablation, run_cka, run_isotropy, run_projection, run_rogue, run_threshold, set_names,
-)
+from ftgeo.analyses._inputs import set_names
+from ftgeo.analyses.ablation import run_ablation
+from ftgeo.analyses.cka import run_cka
+from ftgeo.analyses.isotropy import run_isotropy
+from ftgeo.analyses.projection import run_projection
+from ftgeo.analyses.rogue import run_rogue
+from ftgeo.analyses.threshold import run_threshold
 
 
 def _reps(n=300, d=12, L=4, seed=0, rogue=(3,), signal_dim=3, model="pre"):
@@ -97,11 +101,14 @@ def test_run_threshold_and_ablation_with_known_head(tmp_path):
 
 def test_run_projection_and_isotropy(tmp_path):
     a = _reps(n=200, seed=5)
-    res = run_projection(a, run=tmp_path, method=["pca"], layers=[0, -1], max_samples=100)
+    res = run_projection(a, run=tmp_path, method=["pca"], layers=[0, -1], max_points=100)
     c = res.table("coords")
     assert len(c) == 200 and set(c.layer) == {0, 3} and set(c.label_name) == {"neg", "pos"}
-    again = run_projection(a, method="pca", layers=[0, -1], max_samples=100)
+    again = run_projection(a, method="pca", layers=[0, -1], max_points=100)
     np.testing.assert_array_equal(again.table("coords")[["x", "y"]].to_numpy(), c[["x", "y"]].to_numpy())
+    with pytest.warns(FutureWarning, match="'max_samples' is deprecated"):   # the old keyword, for one release
+        old = run_projection(a, method="pca", layers=[0, -1], max_samples=100)
+    np.testing.assert_array_equal(old.table("coords")[["x", "y"]].to_numpy(), c[["x", "y"]].to_numpy())
     iso = run_isotropy(a, run=tmp_path, n_pairs=None)
     t = iso.table("isotropy")
     assert len(t) == 4 and t.isoscore.between(0, 1).all()
@@ -116,7 +123,7 @@ def test_isotropy_runner_marks_constant_layer_nan_and_keeps_going(tmp_path):
     import warnings as _w
 
     from ftgeo.reps import InMemoryRepresentations
-    from ftgeo.runners.geometry import run_isotropy
+    from ftgeo.analyses.isotropy import run_isotropy
 
     rng = np.random.default_rng(0)
     const = np.tile(rng.normal(size=(1, 8)), (50, 1))

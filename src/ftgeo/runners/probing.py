@@ -32,7 +32,7 @@ __all__ = ["run_probe", "run_directprobe", "run_dynamics", "run_centroids", "run
 # ----------------------------------------------------------------------------- helpers
 
 def _names(reps_list, names):
-    from ftgeo.runners.geometry import set_names
+    from ftgeo.analyses._inputs import set_names
     return set_names(reps_list, names)
 
 

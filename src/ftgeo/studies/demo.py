@@ -30,14 +30,10 @@ def run_demo(spec: StudySpec, run, *, decoder: bool = True, progress: bool = Tru
 
 def decoder_showcase(ctx: StudyContext) -> None:
     """Pretrained SmolLM2 last-token representations of SST-2 dev: rogue dimensions, isotropy, CKA."""
-    from ftgeo.runners import geometry as g
-
     reps = ctx.step("decoder", f"extract {DECODER}", lambda: ctx.reps(
         "pretrained", ctx.spec.eval_split, model=DECODER, max_examples=DECODER_EXAMPLES, pooling="last"))
     if reps is None:
         return
-    ctx.step("decoder", "rogue", lambda: g.run_rogue(reps, run=ctx.run, names=[DECODER], name="rogue_decoder"))
-    ctx.step("decoder", "isotropy", lambda: g.run_isotropy(reps, run=ctx.run, names=[DECODER],
-                                                          name="isotropy_decoder"))
-    ctx.step("decoder", "cka", lambda: g.run_cka(reps, run=ctx.run, names=[DECODER], name="cka_decoder",
-                                                progress=ctx.progress))
+    ctx.step("decoder", "rogue", lambda: ctx.analyze("rogue", reps, names=[DECODER], save_as="rogue_decoder"))
+    ctx.step("decoder", "isotropy", lambda: ctx.analyze("isotropy", reps, names=[DECODER], save_as="isotropy_decoder"))
+    ctx.step("decoder", "cka", lambda: ctx.analyze("cka", reps, names=[DECODER], save_as="cka_decoder"))

@@ -14,9 +14,7 @@ STUDY = "gptology"
 
 
 def run_gptology(ctx: StudyContext) -> StudyContext:
-    from ftgeo.runners import geometry as g
-
-    run, spec = ctx.run, ctx.spec
+    spec = ctx.spec
     pre_ev = ctx.step(STUDY, "extract pretrained eval", lambda: ctx.reps("pretrained", spec.eval_split))
     ft_ev = ft_tr = None
     if not spec.skip_finetune:
@@ -26,23 +24,22 @@ def run_gptology(ctx: StudyContext) -> StudyContext:
         return ctx
     names = ["pretrained", "fine-tuned"]
     if ft_ev is not None:
-        ctx.step(STUDY, "cka", lambda: g.run_cka(pre_ev, ft_ev, run=run, names=names, progress=ctx.progress))
-        ctx.step(STUDY, "cka standardized", lambda: g.run_cka(pre_ev, ft_ev, run=run, names=names, standardize=True,
-                                                               name="cka_standardized", progress=ctx.progress))
-        ctx.step(STUDY, "rogue", lambda: g.run_rogue(pre_ev, ft_ev, run=run, names=names))
-        ctx.step(STUDY, "isotropy", lambda: g.run_isotropy(pre_ev, ft_ev, run=run, names=names))
+        ctx.step(STUDY, "cka", lambda: ctx.analyze("cka", pre_ev, ft_ev, names=names))
+        ctx.step(STUDY, "cka standardized", lambda: ctx.analyze("cka", pre_ev, ft_ev, names=names, standardize=True,
+                                                                save_as="cka_standardized"))
+        ctx.step(STUDY, "rogue", lambda: ctx.analyze("rogue", pre_ev, ft_ev, names=names))
+        ctx.step(STUDY, "isotropy", lambda: ctx.analyze("isotropy", pre_ev, ft_ev, names=names))
     else:
-        ctx.step(STUDY, "cka", lambda: g.run_cka(pre_ev, run=run, progress=ctx.progress))
-        ctx.step(STUDY, "rogue", lambda: g.run_rogue(pre_ev, run=run, names=["pretrained"]))
-        ctx.step(STUDY, "isotropy", lambda: g.run_isotropy(pre_ev, run=run, names=["pretrained"]))
+        ctx.step(STUDY, "cka", lambda: ctx.analyze("cka", pre_ev))
+        ctx.step(STUDY, "rogue", lambda: ctx.analyze("rogue", pre_ev, names=["pretrained"]))
+        ctx.step(STUDY, "isotropy", lambda: ctx.analyze("isotropy", pre_ev, names=["pretrained"]))
     if ft_tr is not None and ft_ev is not None:
         model_dir = ctx.finetuned().model_dir
-        ctx.step(STUDY, "threshold", lambda: g.run_threshold(ft_tr, ft_ev, run=run, model=model_dir))
-        ctx.step(STUDY, "ablation", lambda: g.run_ablation(ft_tr, ft_ev, run=run, model=model_dir))
+        ctx.step(STUDY, "threshold", lambda: ctx.analyze("threshold", ft_tr, ft_ev, model=model_dir))
+        ctx.step(STUDY, "ablation", lambda: ctx.analyze("ablation", ft_tr, ft_ev, model=model_dir))
     target = ft_ev if ft_ev is not None else pre_ev
     last = target.n_layers - 1
     proj_layers = sorted({min(1, last), last // 2, last})  # layer 0 of [CLS] pooling is one constant vector
-    ctx.step(STUDY, "projection", lambda: g.run_projection(target, run=run, layers=proj_layers,
-                                                          method=["pca", "tsne"], max_samples=1000,
-                                                          progress=ctx.progress))
+    ctx.step(STUDY, "projection", lambda: ctx.analyze("projection", target, layers=proj_layers,
+                                                      method=["pca", "tsne"], max_points=1000))
     return ctx
