@@ -22,11 +22,13 @@ Layers = Union[int, list[int], str, None]
 
 
 def param(default: Any = None, help: str = "", *, aliases: tuple[str, ...] = (), none: tuple[str, ...] = (),
-          cli: bool = True) -> Any:
+          cli: bool = True, metavar: str | None = None) -> Any:
     """A spec field: its ``default``, one ``help`` line, deprecated ``aliases`` (old names that still
     work for one release, with a warning), and ``none`` words that mean ``None`` on the command line
-    or in a config file (``--max-points all``). ``cli=False`` keeps a field out of the command line."""
-    meta = {"help": help, "aliases": tuple(aliases), "none": tuple(w.lower() for w in none), "cli": cli}
+    or in a config file (``--max-points all``). ``cli=False`` keeps a field out of the command line;
+    ``metavar`` names the flag's value in ``--help`` (default: from the type)."""
+    meta = {"help": help, "aliases": tuple(aliases), "none": tuple(w.lower() for w in none), "cli": cli,
+            "metavar": metavar}
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple (or None) as a spec default, not a mutable container")
     return dataclasses.field(default=default, metadata=meta)
@@ -53,7 +55,7 @@ class AnalysisSpec(Spec):
                 data.setdefault(new, value)
         for f in dataclasses.fields(cls):
             v = data.get(f.name)
-            if isinstance(v, str) and v.strip().lower() in f.metadata.get("none", ()):
+            if v is not None and not isinstance(v, bool) and str(v).strip().lower() in f.metadata.get("none", ()):
                 data[f.name] = None
         return super().from_mapping(data, source=source)
 

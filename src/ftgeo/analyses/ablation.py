@@ -33,7 +33,7 @@ class AblationSpec(AnalysisSpec):
     n_random: int = param(5, "random draws per k")
     seed: int = param(0, "seed of the random draws", aliases=("random_state",))
     model: Path | None = param(None, "fine-tuned model folder for the classification head (default: from the "
-                                     "manifest)")
+                                     "manifest)", metavar="DIR")
 
     def validate(self) -> None:
         from ftgeo.analysis.ablation import MODES

@@ -35,7 +35,7 @@ class ThresholdSpec(AnalysisSpec):
     full_accuracy: float | None = param(None, "the full model's eval accuracy (default: computed through the "
                                               "classification head)")
     model: Path | None = param(None, "fine-tuned model folder for the classification head (default: from the "
-                                     "manifest)")
+                                     "manifest)", metavar="DIR")
 
     def __post_init__(self):
         # "both" (the old --method both) stands for svm,best

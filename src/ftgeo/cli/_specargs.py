@@ -60,14 +60,15 @@ def _add_field(p, f: dataclasses.Field, hint: Any) -> None:
             p.add_argument(old, dest=f.name, action=_Deprecated, nargs=0, const=value, new_flag=flag,
                            default=None, help=argparse.SUPPRESS)
         return
-    kw: dict[str, Any] = {"dest": f.name, "default": None, "metavar": _metavar(f.name, hint)}
+    kw: dict[str, Any] = {"dest": f.name, "default": None, "metavar": f.metadata.get("metavar") or _metavar(f.name, hint)}
     choices = _choices(hint)
     if choices:
         kw["choices"] = choices
         kw.pop("metavar")
-    shown = "" if default is None and "default" in help_ else f"default {_show(default)}"
+    parts = [] if default is None and "default" in help_ else [f"default {_show(default)}"]
     if f.metadata.get("none"):
-        shown += f"; {' / '.join(f.metadata['none'])} = none"
+        parts.append(f"{' / '.join(f.metadata['none'])} = none")
+    shown = "; ".join(parts)
     p.add_argument(flag_of(f.name), help=" ".join(x for x in (help_, f"({shown})" if shown else "") if x), **kw)
     for a in aliases:
         p.add_argument(flag_of(a), action=_Deprecated, new_flag=flag_of(f.name), help=argparse.SUPPRESS,
@@ -88,7 +89,11 @@ def _metavar(name: str, hint: Any) -> str:
     text = str(hint)
     if "list" in text or "tuple" in text:
         return "A,B,..."
-    return name.split("_")[-1].upper()
+    if "int" in text:
+        return "N"
+    if "float" in text:
+        return "X"
+    return "TEXT"
 
 
 def _show(v: Any) -> str:
