@@ -105,7 +105,7 @@ def test_cli_verbs_parse_and_run(sets, tmp_path, monkeypatch, capsys):
     from ftgeo.cli.analyze_cmd import build_analysis_parser, run_analysis
     variance = ANALYSES.get("variance")
     # variance compares two sets: one is refused before any work (the count check of the generated verb)
-    with pytest.raises(ValidationError, match="variance: --train-reps takes 2 folder"):
+    with pytest.raises(ValidationError, match="variance: --train-reps takes 2 sets"):
         run_analysis(variance, build_analysis_parser(variance).parse_args(["--train-reps", "pre_tr", "--run",
                                                                            str(tmp_path)]))
 

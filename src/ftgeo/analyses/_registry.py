@@ -96,7 +96,7 @@ class Analysis:
             self._sig.bind(*args, spec=spec, **direct)
         except TypeError as exc:
             raise ValidationError(f"{self.name}: {exc} (inputs: "
-                                  + ", ".join(f"{i.arg} = {i.describe_count()} set(s)" for i in self.inputs) + ")") from None
+                                  + ", ".join(f"{i.arg}: {i.describe_count()}" for i in self.inputs) + ")") from None
         result = self.fn(*args, spec=spec, **direct)
         result.meta.setdefault("analysis", self.name)
         result.meta.setdefault("params", spec.to_dict())

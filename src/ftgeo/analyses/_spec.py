@@ -106,7 +106,10 @@ class Input:
         return "--" + self.name.replace("_", "-")
 
     def describe_count(self) -> str:
+        """``1 set``, ``2 sets``, ``1 or 2 sets``, ``1 or more sets``."""
         least, most = self.n
         if most == least:
-            return f"{least}"
-        return f"{least} or more" if most is None else f"{least} to {most}"
+            return f"{least} set" + ("s" if least != 1 else "")
+        if most is None:
+            return f"{least} or more sets"
+        return f"{least} or {most} sets" if most == least + 1 else f"{least} to {most} sets"

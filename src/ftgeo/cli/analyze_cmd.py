@@ -48,7 +48,7 @@ def build_analysis_parser(analysis) -> argparse.ArgumentParser:
             ap.add_argument(inp.flag, dest=f"input_{inp.name}", required=inp.required and least > 0,
                             nargs=None if most == 1 else "+", metavar="DIR",
                             help=(inp.help or "representation folder(s) written by `ftgeo extract`")
-                            + f" ({inp.describe_count()} set(s))")
+                            + f" ({inp.describe_count()})")
     add_spec_arguments(ap, analysis.spec, group_title="parameters")
     add_common_arguments(ap, analysis.default_name)
     return ap
@@ -101,7 +101,7 @@ def _check_count(analysis, inp, paths) -> None:
     least, most = inp.n
     if (paths or inp.required) and (len(paths) < least or (most is not None and len(paths) > most)):
         from ftgeo.errors import ValidationError
-        raise ValidationError(f"analyze {analysis.name}: {inp.flag} takes {inp.describe_count()} folder(s); "
+        raise ValidationError(f"analyze {analysis.name}: {inp.flag} takes {inp.describe_count()}; "
                               f"got {len(paths)}")
 
 
