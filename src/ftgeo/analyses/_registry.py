@@ -113,18 +113,32 @@ class Analysis:
     def check_inputs(self, args: Sequence, kwargs: dict) -> None:
         """Each given representation set must implement the Representations protocol (one clear line
         instead of an AttributeError deep inside: ``run_rogue([store])`` passes a list)."""
-        from ftgeo.reps import Representations
-        bound = self._sig.bind_partial(*args, **kwargs).arguments
         for inp in self.inputs:
-            value = bound.get(inp.arg)
-            values = value if isinstance(value, (list, tuple)) and not inp.spread and inp.n[1] != 1 else [value]
-            for v in values:
-                if v is not None and not isinstance(v, Representations):
+            for v in self._input_values(inp, args, kwargs):
+                if v is not None and not _is_reps(v):
                     raise ValidationError(
                         f"{self.name}: {inp.arg} must be representation sets (ftgeo.open_reps(path) or "
                         f"InMemoryRepresentations); got {type(v).__name__}"
                         + (" -- pass the sets as separate arguments, not one list" if isinstance(v, (list, tuple))
                            else ""))
+
+    def _input_values(self, inp: Input, args: Sequence, kwargs: dict) -> list:
+        """What the caller passed for ``inp``: the sets it spreads over, or its one value (a set or a list)."""
+        params = list(self._sig.parameters.values())
+        names = [p.name for p in params]
+        bound = self._sig.bind_partial(*args, **kwargs).arguments
+        if inp.arg not in names:
+            return []
+        start = names.index(inp.arg)
+        if params[start].kind is inspect.Parameter.VAR_POSITIONAL:
+            return list(bound.get(inp.arg, ()))
+        if inp.spread:
+            span = names[start:start + (inp.n[1] or 1)]
+            return [bound[n] for n in span if n in bound]
+        value = bound.get(inp.arg)
+        if isinstance(value, (list, tuple)) and inp.n[1] != 1:
+            return list(value)
+        return [value]
 
     def call_from_inputs(self, given: dict[str, list], **kwargs):
         """Call with the sets of each input as lists (the CLI's route): spread inputs become positional
@@ -139,6 +153,11 @@ class Analysis:
             else:
                 kw[inp.arg] = sets[0] if inp.n[1] == 1 else list(sets)
         return self(*args, **kw, **kwargs)
+
+
+def _is_reps(v) -> bool:
+    from ftgeo.reps import Representations
+    return isinstance(v, Representations)
 
 
 class _AnalysisRegistry(Registry):
