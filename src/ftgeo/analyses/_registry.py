@@ -117,7 +117,7 @@ class Analysis:
             for v in self._input_values(inp, args, kwargs):
                 if v is not None and not _is_reps(v):
                     raise ValidationError(
-                        f"{self.name}: {inp.arg} must be representation sets (ftgeo.open_reps(path) or "
+                        f"{self.name}: {inp.name} must be representation sets (ftgeo.open_reps(path) or "
                         f"InMemoryRepresentations); got {type(v).__name__}"
                         + (" -- pass the sets as separate arguments, not one list" if isinstance(v, (list, tuple))
                            else ""))
