@@ -48,7 +48,9 @@ def test_cli_probing_verbs(run_folder, capsys):
     reps = run_folder / "reps"
     pre_tr, pre_dev = str(reps / "pre__train"), str(reps / "pre__dev")
     ft_tr, ft_dev = str(reps / "ft@checkpoint-100__train"), str(reps / "ft@checkpoint-100__dev")
-    grid = ["--hidden-sizes", "8", "--l2", "1e-4,1e-1", "--seeds", "2", "--max-epochs", "150", "--lr", "0.02"]
+    grid = ["--hidden-sizes", "8", "--l2-grid", "1e-4,1e-1", "--n-seeds", "2", "--max-epochs", "150",
+            "--learning-rate", "0.02"]
+    old_grid = ["--hidden-sizes", "8", "--l2", "1e-4,1e-1", "--seeds", "2", "--max-epochs", "150", "--lr", "0.02"]
 
     assert main(["analyze", "probe", "--train-reps", pre_tr, ft_tr, "--eval-reps", pre_dev, ft_dev,
                  "--kinds", "linear", "--layers", "last", "--names", "pre,ft", "--max-train-points", "40",
@@ -84,7 +86,30 @@ def test_cli_probing_verbs(run_folder, capsys):
     assert ct.table("layer_summary")["n_grew"].tolist() == [4]  # scaling 2.5x grows every label's distance
     assert set(ct.table("probe")["set"]) == {"pretrained", "finetuned"}
 
+    # the old spellings of the probe flags still work, each with one deprecation line
+    capsys.readouterr()
+    assert main(["analyze", "cross-task", "--pretrained-reps", pre_tr, "--finetuned-reps", ft_tr,
+                 "--pretrained-eval", pre_dev, "--finetuned-eval", ft_dev, "--layers", "1", "--name", "ct_old",
+                 *old_grid]) == 0
+    err = capsys.readouterr().err
+    for old, new in (("--l2", "--l2-grid"), ("--seeds", "--n-seeds"), ("--lr", "--learning-rate")):
+        assert f"{old} is deprecated and will be removed; use {new}" in err
+    old_ct = load_result(run_folder / "results" / "ct_old")
+    assert old_ct.table("probe")["mean"].tolist() == ct.table("probe")["mean"].tolist()
+    assert old_ct.meta["params"]["n_seeds"] == 2 and old_ct.meta["params"]["learning_rate"] == 0.02
+
 
 def test_cli_dynamics_argument_errors(run_folder, capsys):
     assert main(["analyze", "dynamics", "--from-run", str(run_folder)]) != 0
     assert "--model" in capsys.readouterr().err
+
+
+def test_cli_centroids_verb(run_folder, capsys):
+    reps = run_folder / "reps"
+    assert main(["analyze", "centroids", "--before", str(reps / "pre__dev"), "--after",
+                 str(reps / "ft@checkpoint-100__dev"), "--layers", "1", "--center"]) == 0
+    res = load_result(run_folder / "results" / "centroids")
+    assert res.kind == "centroids" and res.meta["params"] == {"layers": 1, "center": True}
+    assert sorted(res.table("movement")["label"]) == _NAMES and set(res.table("movement")["layer"]) == {1}
+    assert res.meta["figures"] == []
+    assert "centroids: wrote" in capsys.readouterr().out

@@ -18,7 +18,7 @@ def trec_stores(tmp_path_factory, data_root):
 
 
 def test_probes_constant_cls_layer_predicts_the_prior(trec_stores):
-    from ftgeo.runners.probing import run_probe
+    from ftgeo.analyses.probe import run_probe
     run, tr, te = trec_stores
     res = run_probe(tr, te, run=run, layers=[0, 3], kinds=("linear",), l2_grid=(1e-4, 1e-2), n_seeds=3,
                     progress=False)
@@ -34,7 +34,7 @@ def test_probes_constant_cls_layer_predicts_the_prior(trec_stores):
 
 
 def test_directprobe_layer_is_consistent(trec_stores):
-    from ftgeo.runners.probing import run_directprobe
+    from ftgeo.analyses.directprobe import run_directprobe
     run, tr, te = trec_stores
     res = run_directprobe(tr, te, run=run, layers=[3], max_points=120, max_eval_points=60, progress=False)
     row = res.table("layers").iloc[0]

@@ -172,13 +172,14 @@ def test_cli_help_is_fast_and_lists_verbs():
 
 
 def test_cli_number_list_and_layer_spec():
-    from ftgeo.cli._common import number_list, parse_layers
-    assert number_list("1,2, 4") == [1, 2, 4] and number_list(None) is None
-    assert number_list("1e-7,1", float) == [1e-7, 1.0]
-    with pytest.raises(ValidationError, match="comma-separated list of integers like 1,2,4,8"):
-        number_list("1,x")
+    """List flags are coerced by the analysis' spec; layer specs by one parser for every verb."""
+    from ftgeo.analyses._inputs import parse_layers, select_layers
+    from ftgeo.analyses.ablation import AblationSpec
+    assert list(AblationSpec.build(None, {"ks": "1,2, 4"}).ks) == [1, 2, 4] and AblationSpec().ks is None
+    with pytest.raises(ValidationError, match="ks must be an integer; got 'x'"):
+        AblationSpec.build(None, {"ks": "1,x"})
     assert parse_layers("0,2-4,-1", 7) == [0, 2, 3, 4, 6]
-    assert parse_layers("last", 7) == [6] and parse_layers(None, 3) == [0, 1, 2]
+    assert parse_layers("last", 7) == [6] and select_layers(3, None) == [0, 1, 2]
     with pytest.raises(ValidationError, match="layer 9 does not exist"):
         parse_layers("9", 7)
 

@@ -8,7 +8,7 @@ import pytest
 
 from ftgeo.analysis.directprobe import DirectProbe
 from ftgeo.results import load_result
-from ftgeo.results.directprobe import DirectProbeResult
+from ftgeo.analyses.directprobe import DirectProbeResult
 
 
 def _boxes():

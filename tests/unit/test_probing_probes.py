@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ftgeo.analyses.probe import probe_layers
 from ftgeo.analysis.probes import (
-    ProbeClassifier, ProbeGridSearch, probe_layers, stratified_split, stratified_subsample,
+    ProbeClassifier, ProbeGridSearch, stratified_split, stratified_subsample,
 )
 from ftgeo.errors import ValidationError
 from ftgeo.reps import InMemoryRepresentations

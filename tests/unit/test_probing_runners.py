@@ -10,13 +10,14 @@ import pytest
 from ftgeo.errors import DataNotFoundError, ValidationError
 from ftgeo.reps import InMemoryRepresentations
 from ftgeo.results import load_result
-from ftgeo.results.probing import CrossTaskResult, DirectProbeLayersResult, DynamicsResult, ProbeResult
+from ftgeo.analyses.centroids import run_centroids
+from ftgeo.analyses.cross_task import CrossTaskResult, run_cross_task
+from ftgeo.analyses.directprobe import DirectProbeLayersResult, run_directprobe
+from ftgeo.analyses.dynamics import DynamicsResult, discover_checkpoint_reps, run_dynamics
+from ftgeo.analyses.probe import ProbeResult, run_probe
 from ftgeo.run import RunDir
-from ftgeo.runners.probing import (
-    discover_checkpoint_reps, run_centroids, run_cross_task, run_directprobe, run_dynamics, run_probe,
-)
 
-PROBE = dict(hidden_sizes=(8,), l2_grid=(1e-4, 1e-1), n_seeds=2, max_epochs=150, lr=2e-2, progress=False)
+PROBE = dict(hidden_sizes=(8,), l2_grid=(1e-4, 1e-1), n_seeds=2, max_epochs=150, learning_rate=2e-2, progress=False)
 _OFF = np.array([[1.0, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
 _CENTRES = np.array([[0.0, 0, 0], [5, 0, 0], [0, 7, 0], [6, 6, 3]])
 
@@ -137,7 +138,7 @@ def test_run_cross_task_counts_and_probe(tmp_path):
     ft_arrays = [pre.arrays[0], X1]
     ft = InMemoryRepresentations(ft_arrays, pre.labels, pre.label_names, manifest={"model": "ft"})
     res = run_cross_task(pre, ft, pretrained_eval=pre, finetuned_eval=ft, run=run, layers=[0, 1],
-                         probe_options={k: v for k, v in PROBE.items() if k != "progress"}, progress=False)
+                         **PROBE)
     change = res.table("label_change")
     assert (change.loc[change["layer"] == 0, "direction"] == "same").all()   # layer 0 was not touched
     ch = change[change["layer"] == 1].set_index("label")
@@ -154,7 +155,7 @@ def test_run_cross_task_counts_and_probe(tmp_path):
 
 
 def test_cross_task_layers_display_draws_the_counts():
-    from ftgeo.plot.probing import CrossTaskLayersDisplay
+    from ftgeo.analyses.cross_task import CrossTaskLayersDisplay
     summary = pd.DataFrame({"layer": [2, 0, 1], "n_grew": [5, 0, 2], "n_shrank": [1, 3, 4],
                             "mean_change": [0.5, -0.2, 0.0]})
     d = CrossTaskLayersDisplay(summary).plot()

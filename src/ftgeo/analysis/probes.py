@@ -41,7 +41,7 @@ from ftgeo.analysis._base import (RANDOM_STATE, FtgeoEstimator, Integral, Interv
                                   fit_context)
 from ftgeo.errors import ValidationError
 
-__all__ = ["ProbeClassifier", "ProbeGridSearch", "probe_layers", "stratified_split", "stratified_subsample",
+__all__ = ["ProbeClassifier", "ProbeGridSearch", "stratified_split", "stratified_subsample",
            "standardize_fit",
            "DEFAULT_HIDDEN_SIZES", "DEFAULT_L2_GRID"]
 
@@ -579,82 +579,3 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
         """Mean accuracy over the seeds."""
         return float(self.seed_scores(X, y).mean())
 
-
-# ---------------------------------------------------------------------------- every layer
-def _labelled_layer(reps, layer: int, what: str):
-    y = np.asarray(reps.labels)
-    keep = y >= 0
-    if not keep.any():
-        raise ValidationError(f"the {what} representations have no labels (all -1); extract a labelled split")
-    X = reps.layer(layer, dtype=np.float32)[keep]
-    names = list(reps.label_names)
-    lab = np.asarray(names, dtype=object)[y[keep]] if names else y[keep]
-    return X, np.asarray(lab).astype(str)
-
-
-def probe_layers(reps_train, reps_eval, *, layers=None, kinds: Sequence[str] = ("linear", "mlp"), reps_val=None,
-                 hidden_sizes: Sequence[int] = DEFAULT_HIDDEN_SIZES, l2_grid: Sequence[float] = DEFAULT_L2_GRID,
-                 n_seeds: int = 5, validation_fraction: float = 0.2, lr: float = 5e-3, max_epochs: int = 200,
-                 patience: int = 10, batch_size=None, random_state: int = 0, set_name: str = "reps",
-                 max_train_points: int | None = None, progress: bool = True):
-    """Grid-searched, seed-repeated probes of every requested layer (Zhou & Srikumar 2022).
-
-    ``reps_train`` / ``reps_eval`` (/ optional ``reps_val``, else a stratified hold-out of train)
-    are :class:`ftgeo.reps.Representations` of the same task; labels are matched by name.
-    ``max_train_points``: a seeded stratified subsample of the training rows (the same rows at
-    every layer), for CPU budgets: the grid trains 4 x 8 MLPs at once, so its cost is linear in n.
-    Returns a :class:`ftgeo.results.probing.ProbeResult` with tables ``scores`` (one row per
-    layer, kind, seed, split), ``grid`` (validation results of every setting) and ``best``.
-    """
-    from ftgeo.progress import progress as _progress
-    from ftgeo.reps import resolve_layer
-    from ftgeo.results.probing import ProbeResult
-
-    for k in kinds:
-        check_in(k, ("linear", "mlp"), "kind")
-    if reps_train.n_layers != reps_eval.n_layers:
-        raise ValidationError(f"train has {reps_train.n_layers} layers and eval {reps_eval.n_layers}; "
-                              "extract both splits with the same model")
-    lay = list(range(reps_train.n_layers)) if layers is None else \
-        sorted({resolve_layer(int(l), reps_train.n_layers) for l in np.atleast_1d(layers)})
-    scores, grid, best = [], [], []
-    bar = _progress(total=len(lay) * len(kinds), enabled=progress, desc=f"probes {set_name}", unit="probe")
-    sub = None
-    for layer in lay:
-        Xtr, ytr = _labelled_layer(reps_train, layer, "train")
-        if sub is None:
-            sub = stratified_subsample(ytr, max_train_points, random_state)
-        Xtr, ytr = Xtr[sub], ytr[sub]
-        Xev, yev = _labelled_layer(reps_eval, layer, "eval")
-        Xva = yva = None
-        if reps_val is not None:
-            Xva, yva = _labelled_layer(reps_val, layer, "validation")
-        for kind in kinds:
-            gs = ProbeGridSearch(kind=kind, hidden_sizes=hidden_sizes, l2_grid=l2_grid, n_seeds=n_seeds,
-                                 validation_fraction=validation_fraction, lr=lr, max_epochs=max_epochs,
-                                 patience=patience, batch_size=batch_size, random_state=random_state)
-            gs.fit(Xtr, ytr, Xva, yva, X_eval=Xev, y_eval=yev)
-            bp = gs.best_params_
-            h = bp["hidden"] or 0
-            for seed, acc_v, acc_e, ep in zip(gs.seeds_, gs.seed_val_scores_, gs.seed_scores_, gs.seed_epochs_):
-                base = {"set": set_name, "layer": layer, "kind": kind, "hidden": h, "l2": bp["l2"], "seed": seed,
-                        "epochs": int(ep)}
-                scores.append({**base, "split": "validation", "accuracy": float(acc_v)})
-                scores.append({**base, "split": "eval", "accuracy": float(acc_e)})
-            cv = gs.cv_results_.copy()
-            cv.insert(0, "layer", layer)
-            cv.insert(0, "set", set_name)
-            grid.append(cv)
-            best.append({"set": set_name, "layer": layer, "kind": kind, "hidden": h, "l2": bp["l2"],
-                         "mean": gs.mean_score_, "std": gs.std_score_, "n_seeds": len(gs.seeds_),
-                         "val_mean": float(np.mean(gs.seed_val_scores_)), "n_train": int(len(ytr)),
-                         "n_eval": int(len(yev))})
-            bar.update(1)
-    bar.close()
-    meta = {"hidden_sizes": [int(h) for h in hidden_sizes], "l2_grid": [float(v) for v in l2_grid],
-            "n_seeds": int(n_seeds), "lr": lr, "max_epochs": int(max_epochs), "patience": int(patience),
-            "batch_size": batch_size, "random_state": int(random_state),
-            "validation": "given" if reps_val is not None else f"stratified hold-out {validation_fraction:g} of train",
-            "std": "sample standard deviation over seeds (ddof=1)", "sets": [set_name], "layers": lay}
-    return ProbeResult(tables={"scores": pd.DataFrame(scores), "grid": pd.concat(grid, ignore_index=True),
-                               "best": pd.DataFrame(best)}, meta=meta)

@@ -98,7 +98,9 @@ def _metavar(name: str, hint: Any) -> str:
 
 def _show(v: Any) -> str:
     if isinstance(v, (tuple, list)):
-        return ",".join(str(x) for x in v) or "none"
+        return ",".join(_show(x) for x in v) or "none"
+    if isinstance(v, float):
+        return f"{v:g}"
     return "none" if v is None else str(v)
 
 

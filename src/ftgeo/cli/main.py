@@ -3,7 +3,7 @@
 Every verb is a module with ``add_arguments(parser)`` and ``run(args) -> int``; it imports
 only argparse-level code at the top, so ``ftgeo --help`` is instant, and calls one public
 Python function. ``ftgeo analyze NAME`` dispatches through the analysis registry
-(:mod:`ftgeo.cli.analyses`).
+(:data:`ftgeo.analyses.ANALYSES`).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What every study shares: its typed spec and a context that fine-tunes and extracts once.
 
-A study chains the public functions of ftgeo (``finetune`` -> ``extract`` -> ``runners.*`` ->
+A study chains the public functions of ftgeo (``finetune`` -> ``extract`` -> ``analyses`` ->
 ``report``) for one paper's set of analyses. :class:`StudyContext` remembers what it already
 made in the run folder, so the three studies of one run share one fine-tuned model and one set
 of extracted representations, and rerunning a study after an interruption resumes: fine-tuning

@@ -14,9 +14,7 @@ STUDY = "closer-look"
 
 
 def run_closer_look(ctx: StudyContext) -> StudyContext:
-    from ftgeo.runners import probing as p
-
-    run, spec = ctx.run, ctx.spec
+    spec = ctx.spec
     pre_tr = ctx.step(STUDY, "extract pretrained train", lambda: ctx.reps("pretrained", spec.train_split))
     pre_ev = ctx.step(STUDY, "extract pretrained eval", lambda: ctx.reps("pretrained", spec.eval_split))
     if pre_tr is None or pre_ev is None:
@@ -29,24 +27,21 @@ def run_closer_look(ctx: StudyContext) -> StudyContext:
             sets_tr, sets_ev, names = [pre_tr, ft_tr], [pre_ev, ft_ev], ["pretrained", "fine-tuned"]
     probe_layers = [int(x) for x in spec.probe_layers.split(",") if x.strip()]
     probe_layers = [l for l in probe_layers if l < pre_tr.n_layers] or [pre_tr.n_layers - 1]
-    ctx.step(STUDY, "probe", lambda: p.run_probe(sets_tr, sets_ev, run=run, layers=probe_layers, names=names,
-                                                random_state=spec.seed, max_train_points=spec.probe_points,
-                                                progress=ctx.progress))
+    ctx.step(STUDY, "probe", lambda: ctx.analyze("probe", sets_tr, sets_ev, layers=probe_layers, names=names,
+                                                 seed=spec.seed, max_train_points=spec.probe_points))
     # with [CLS] pooling layer 0 is one constant vector: DirectProbe can merge nothing there
     dp_layers = list(range(1 if ctx.pooling == "cls" else 0, pre_tr.n_layers))
-    ctx.step(STUDY, "directprobe", lambda: p.run_directprobe(
-        sets_tr, sets_ev, run=run, names=names, layers=dp_layers, max_points=spec.directprobe_points,
-        max_eval_points=max(100, spec.directprobe_points // 2), random_state=spec.seed, progress=ctx.progress))
+    ctx.step(STUDY, "directprobe", lambda: ctx.analyze(
+        "directprobe", sets_tr, sets_ev, names=names, layers=dp_layers, max_points=spec.directprobe_points,
+        max_eval_points=max(100, spec.directprobe_points // 2), seed=spec.seed))
     if len(sets_tr) == 2:
-        ctx.step(STUDY, "centroids", lambda: p.run_centroids(pre_ev, sets_ev[1], run=run, figures=True))
+        ctx.step(STUDY, "centroids", lambda: ctx.analyze("centroids", pre_ev, sets_ev[1]))
         ctx.step(STUDY, "dynamics", lambda: _dynamics(ctx))
     return ctx
 
 
 def _dynamics(ctx: StudyContext):
     """Extract the eval split from every checkpoint (in training order) and track the geometry."""
-    from ftgeo.runners import probing as p
-
     spec = ctx.spec
     ft = ctx.finetuned()
     sets = [ctx.reps("pretrained", spec.eval_split)]
@@ -56,5 +51,5 @@ def _dynamics(ctx: StudyContext):
     # DirectProbe at every checkpoint x layer is the costly part (overlapping pretrained sets need many
     # LPs): the study tracks the last layer; `ftgeo analyze dynamics --layers` does any others
     layers = [sets[0].n_layers - 1]
-    return p.run_dynamics(sets, steps=steps, run=ctx.run, layers=layers, max_points=spec.directprobe_points,
-                          random_state=spec.seed, progress=ctx.progress)
+    return ctx.analyze("dynamics", sets, steps=steps, layers=layers, max_points=spec.directprobe_points,
+                       seed=spec.seed)

@@ -1,0 +1,403 @@
+"""``dynamics``: DirectProbe and label-centroid measures over fine-tuning checkpoints (A Closer Look family).
+
+Zhou & Srikumar (2022), Sec. 5: on representation sets of the same examples in checkpoint order
+(the pretrained model first), per layer and checkpoint, each label's minimum distance to the other
+labels (fine-tuning pushes labels apart), the DirectProbe cluster count, the spatial similarity to
+the pretrained space, the label-centroid paths in one shared 2-D PCA, and the centroid movement
+pretrained -> last checkpoint with its explained-variance spectrum. The numbers come from
+:func:`ftgeo.analysis.dynamics.layer_dynamics`.
+
+On the command line the sets are given in order (``--reps DIR ...``) or found from the manifests of
+a run folder (``--from-run DIR --model NAME``, :func:`discover_checkpoint_reps`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ftgeo.analyses._inputs import check_aligned, labelled_rows, manifest_summary, select_layers, set_names
+from ftgeo.analyses._registry import register_analysis
+from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.errors import DataNotFoundError, ValidationError
+from ftgeo.plot.base import Display
+from ftgeo.plot.helpers import LEGEND_MAX, axes_grid, label_colors, name_line_end, pick_layers
+from ftgeo.results.base import Result
+
+__all__ = ["DynamicsSpec", "DynamicsResult", "MinDistanceTrajectoryDisplay", "CentroidPathDisplay",
+           "SimilarityOverTrainingDisplay", "discover_checkpoint_reps", "run_dynamics"]
+
+
+@dataclass(frozen=True)
+class DynamicsSpec(AnalysisSpec):
+    """Parameters of :func:`run_dynamics`."""
+
+    steps: list[int | None] | None = param(None, "training step of each set, comma-separated "
+                                                 "(default: from the manifests, 0 for the pretrained set)")
+    layers: Layers = param("all", "layers: all, last, a list 0,3,6 or a range 0-6")
+    plot_layers: Layers = param(None, "layers drawn in the per-layer figures (default: the last analysed layer)")
+    max_points: int | None = param(1000, "seeded stratified subsample, the same rows at every checkpoint",
+                                   none=("all", "none", "0"))
+    seed: int = param(0, "seed of the subsample", aliases=("random_state",))
+    center_movement: bool = param(False, "PCA of centred centroid movements (default: uncentred)")
+    names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
+
+    def validate(self) -> None:
+        if self.max_points is not None and self.max_points < 1:
+            raise ValidationError(f"max_points must be positive (or all); got {self.max_points}")
+
+
+# ----------------------------------------------------------------------------- result and figures
+class DynamicsResult(Result):
+    """DirectProbe measures and label centroids over fine-tuning checkpoints, per layer.
+
+    Tables: ``checkpoints`` (checkpoint, name, step), ``min_distance`` (checkpoint, step, layer,
+    label, min_distance), ``clusters`` (checkpoint, step, layer, n_clusters, n_labels),
+    ``similarity`` (checkpoint, step, layer, similarity: to the pretrained space),
+    ``centroid_paths`` (layer, checkpoint, step, label, pc1, pc2), ``path_pca`` (layer, component,
+    explained), ``movement`` (layer, label, norm), ``movement_pca`` (layer, component, explained,
+    cumulative). Meta ``plot_layers``: the layers of the per-layer figures (None: the last one).
+    """
+
+    kind = "dynamics"
+
+    def summary(self) -> pd.DataFrame:
+        s = self.table("similarity")
+        last = s[s["checkpoint"] == s["checkpoint"].max()][["layer", "similarity"]]
+        mp = self.table("movement_pca")
+        top = mp[mp["component"] == 1][["layer", "explained"]].rename(columns={"explained": "movement_pc1"})
+        md = self.table("min_distance")
+        first, lastc = md["checkpoint"].min(), md["checkpoint"].max()
+        g = md.groupby(["layer", "checkpoint"])["min_distance"].mean().unstack()
+        gm = pd.DataFrame({"layer": g.index, "mean_min_distance_first": g[first].to_numpy(),
+                           "mean_min_distance_last": g[lastc].to_numpy()})
+        return gm.merge(last.rename(columns={"similarity": "similarity_last"}), on="layer").merge(top, on="layer")
+
+    def displays(self):
+        layers = self.meta.get("plot_layers")
+        return [("min_distance", MinDistanceTrajectoryDisplay.from_result(self, layers=layers)),
+                ("centroid_paths", CentroidPathDisplay.from_result(self, layers=layers)),
+                ("similarity", SimilarityOverTrainingDisplay.from_result(self))]
+
+
+def _x_of(df: pd.DataFrame):
+    """Training step if every checkpoint has one, else the checkpoint index."""
+    if "step" in df.columns and df["step"].notna().all():
+        return "step", "training step"
+    return "checkpoint", "checkpoint (0 = pretrained)"
+
+
+class MinDistanceTrajectoryDisplay(Display):
+    """Each label's minimum distance to the other labels over checkpoints, one panel per layer
+    (Zhou & Srikumar 2022, Fig. 3: fine-tuning pushes labels apart)."""
+
+    def __init__(self, min_distance: pd.DataFrame, layers: list[int]):
+        self.md = min_distance.copy()
+        self.layers = layers
+
+    @classmethod
+    def from_result(cls, result, layers=None) -> "MinDistanceTrajectoryDisplay":
+        md = result.table("min_distance")
+        return cls(md, pick_layers(md["layer"].unique(), layers))
+
+    def plot(self, ax=None) -> "MinDistanceTrajectoryDisplay":
+        fig, axes = axes_grid(self, ax, len(self.layers))
+        xcol, xlabel = _x_of(self.md)
+        n_labels = self.md["label"].nunique()
+        colors = label_colors(n_labels)
+        for a, layer in zip(axes, self.layers):
+            g = self.md[self.md["layer"] == layer]
+            for i, (lab, gl) in enumerate(g.groupby("label", sort=True)):
+                gl = gl.sort_values("checkpoint")
+                a.plot(gl[xcol], gl["min_distance"], "-o", ms=2.5, color=colors[i], label=str(lab))
+                if n_labels > LEGEND_MAX:
+                    name_line_end(a, gl[xcol].iloc[-1], gl["min_distance"].iloc[-1], str(lab), colors[i])
+            a.set_title(f"layer {layer}", fontsize=9)
+            a.set_xlabel(xlabel, fontsize=8)
+            a.set_ylabel("min distance to other labels", fontsize=8)
+            a.grid(alpha=0.3)
+        if n_labels <= LEGEND_MAX:
+            axes[0].legend(fontsize=6, ncol=2)
+        self.figure_, self.ax_ = fig, axes[0]
+        return self
+
+
+class CentroidPathDisplay(Display):
+    """Label centroid paths over checkpoints in one shared 2-D PCA per layer; circle = pretrained,
+    triangle = last checkpoint."""
+
+    def __init__(self, paths: pd.DataFrame, explained: pd.DataFrame, layers: list[int]):
+        self.paths = paths.copy()
+        self.explained = explained.copy()
+        self.layers = layers
+
+    @classmethod
+    def from_result(cls, result, layers=None) -> "CentroidPathDisplay":
+        p = result.table("centroid_paths")
+        return cls(p, result.table("path_pca"), pick_layers(p["layer"].unique(), layers))
+
+    def plot(self, ax=None) -> "CentroidPathDisplay":
+        fig, axes = axes_grid(self, ax, len(self.layers), size=(3.8, 3.6))
+        n_labels = self.paths["label"].nunique()
+        colors = label_colors(n_labels)
+        for a, layer in zip(axes, self.layers):
+            g = self.paths[self.paths["layer"] == layer]
+            for i, (lab, gl) in enumerate(g.groupby("label", sort=True)):
+                gl = gl.sort_values("checkpoint")
+                c = colors[i]
+                a.plot(gl["pc1"], gl["pc2"], "-", color=c, lw=1.2, label=str(lab))
+                a.plot(gl["pc1"].iloc[:1], gl["pc2"].iloc[:1], "o", color=c, ms=4)
+                a.plot(gl["pc1"].iloc[-1:], gl["pc2"].iloc[-1:], "^", color=c, ms=5)
+                if n_labels > LEGEND_MAX:
+                    name_line_end(a, gl["pc1"].iloc[-1], gl["pc2"].iloc[-1], str(lab), c)
+            ex = self.explained[self.explained["layer"] == layer].sort_values("component")["explained"].to_numpy()
+            a.set_xlabel(f"PC1 ({100 * ex[0]:.0f}%)" if ex.size else "PC1", fontsize=8)
+            a.set_ylabel(f"PC2 ({100 * ex[1]:.0f}%)" if ex.size > 1 else "PC2", fontsize=8)
+            a.set_title(f"label centroids, layer {layer}", fontsize=9)
+            a.grid(alpha=0.3)
+        if n_labels <= LEGEND_MAX:
+            axes[0].legend(fontsize=6, ncol=2)
+        self.figure_, self.ax_ = fig, axes[0]
+        return self
+
+
+class SimilarityOverTrainingDisplay(Display):
+    """Spatial similarity to the pretrained space (DirectProbe distance vectors' Pearson r) per layer
+    over training: one line per layer, coloured from light (low layers) to dark (high layers)."""
+
+    def __init__(self, similarity: pd.DataFrame):
+        self.sim = similarity.copy()
+
+    @classmethod
+    def from_result(cls, result) -> "SimilarityOverTrainingDisplay":
+        return cls(result.table("similarity"))
+
+    def plot(self, ax=None) -> "SimilarityOverTrainingDisplay":
+        import matplotlib
+        fig, ax = self._new_axes(ax, figsize=(6.0, 3.8))
+        xcol, xlabel = _x_of(self.sim)
+        layers = sorted(self.sim["layer"].unique())
+        cmap = matplotlib.colormaps["viridis"]
+        for i, layer in enumerate(layers):
+            g = self.sim[self.sim["layer"] == layer].sort_values("checkpoint")
+            ax.plot(g[xcol], g["similarity"], "-o", ms=2.5, color=cmap(i / max(1, len(layers) - 1)),
+                    label=f"layer {layer}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("spatial similarity to pretrained")
+        ax.set_title("spatial similarity over training", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+        self.figure_, self.ax_ = fig, ax
+        return self
+
+
+# ----------------------------------------------------------------------------- finding the checkpoints
+def _step_of(text) -> int | None:
+    m = re.search(r"(\d+)(?!.*\d)", str(text or ""))
+    return int(m.group(1)) if m else None
+
+
+def discover_checkpoint_reps(run_folder: str | Path, model: str | None = None, *, pretrained: str | None = None,
+                             task: str | None = None, split: str | None = None, pooling: str | None = None,
+                             model_folder: str | Path | None = None, with_steps: bool = False) -> list:
+    """Store folders under ``run_folder/reps`` for ``model``'s checkpoints in training order, the
+    pretrained set first.
+
+    A store belongs to the run if its manifest's ``model`` is ``model`` (and ``task``/``split``/
+    ``pooling`` match when given). The pretrained set is the store of model ``pretrained`` (same
+    task/split/pooling) or, without it, ``model``'s store with no checkpoint. Checkpoints are
+    ordered by the last number in their name (``checkpoint-500``), then by name.
+
+    With ``model_folder`` (the folder ``ftgeo finetune`` wrote), the checkpoints are those of
+    :func:`ftgeo.finetune.list_checkpoints`: a store belongs to checkpoint c when its manifest's
+    ``model_id`` is c's path, and the order and steps come from the fine-tuning run.
+    ``with_steps=True`` returns (path, step) pairs (step 0 for the pretrained set).
+    """
+    root = Path(run_folder)
+    base = root / "reps" if (root / "reps").is_dir() else root
+    if not base.is_dir():
+        raise DataNotFoundError(f"{base} is not a folder of representation stores")
+    found = []
+    for p in sorted(base.iterdir()):
+        mf = p / "manifest.json"
+        if not mf.is_file():
+            continue
+        m = json.loads(mf.read_text())
+        if task and m.get("task") != task or split and m.get("split") != split or \
+                pooling and m.get("pooling") != pooling:
+            continue
+        found.append((p, m))
+    if model is None and model_folder is None:
+        raise ValidationError("say which run to follow: a model name (manifest 'model') or its model folder")
+    pre = [p for p, m in found if (m.get("model") == pretrained if pretrained else
+                                   (m.get("model") == model and not m.get("checkpoint")))]
+    if model_folder is not None:
+        from ftgeo.finetune import list_checkpoints
+        steps_of = {str(Path(c.path).resolve()): c.step for c in list_checkpoints(model_folder)}
+        cks = []
+        for p, m in found:
+            mid = m.get("model_id")
+            key = str(Path(mid).expanduser().resolve()) if mid else None
+            if key in steps_of:
+                cks.append((p, {**m, "_step": steps_of[key]}))
+        if not cks:
+            raise DataNotFoundError(f"no store under {base} was extracted from a checkpoint of {model_folder} "
+                                    "(manifest model_id = checkpoint folder); extract the checkpoints first")
+        if not pretrained and model is None:
+            raise ValidationError("with model_folder, name the pretrained set's model (pretrained=...)")
+        cks.sort(key=lambda pm: (pm[1]["_step"], str(pm[0])))
+        if len(pre) != 1:
+            raise DataNotFoundError(f"expected exactly one pretrained store under {base}, found {len(pre)}; "
+                                    "pass --pretrained NAME and --task/--split/--pooling")
+        out = [(pre[0], 0)] + [(p, int(m["_step"])) for p, m in cks]
+        return out if with_steps else [p for p, _ in out]
+    cks = [(p, m) for p, m in found if m.get("model") == model and m.get("checkpoint")]
+    if not cks:
+        have = sorted({str(m.get("model")) for _, m in found})
+        raise DataNotFoundError(f"no checkpoint stores of model {model!r} under {base} (models there: {have}); "
+                                "extract each checkpoint with `ftgeo extract --checkpoint ...` first")
+    if len(pre) != 1:
+        raise DataNotFoundError(f"expected exactly one pretrained store ({'model ' + repr(pretrained) if pretrained else 'no checkpoint'}) "
+                                f"under {base}, found {len(pre)}; pass --pretrained NAME, --task/--split/--pooling, "
+                                "or list the stores with --reps in order")
+    cks.sort(key=lambda pm: (_step_of(pm[1].get("checkpoint")) is None, _step_of(pm[1].get("checkpoint")) or 0,
+                             str(pm[1].get("checkpoint"))))
+    out = [(pre[0], 0)] + [(p, _step_of(m.get("checkpoint"))) for p, m in cks]
+    return out if with_steps else [p for p, _ in out]
+
+
+class DynamicsInputs:
+    """The command line's inputs of ``dynamics``: ``--reps DIR ...`` in checkpoint order, or
+    ``--from-run DIR --model NAME`` (``--model-folder``, ``--pretrained``, ``--task/--split/--pooling``)
+    found by :func:`discover_checkpoint_reps`."""
+
+    def add_arguments(self, p) -> None:
+        g = p.add_argument_group("inputs")
+        g.add_argument("--reps", nargs="+", default=None, metavar="DIR",
+                       help="representation folders in checkpoint order, the pretrained model first")
+        g.add_argument("--from-run", default=None, metavar="DIR",
+                       help="instead of --reps: find the stores of --model's checkpoints under DIR/reps")
+        g.add_argument("--model", default=None, help="with --from-run: the fine-tuned model's name in the manifests")
+        g.add_argument("--model-folder", default=None, metavar="DIR",
+                       help="with --from-run: the folder `ftgeo finetune` wrote; checkpoints and steps come from it "
+                            "(stores are matched by their manifest's model_id)")
+        g.add_argument("--pretrained", default=None,
+                       help="with --from-run: the pretrained model's name (default: --model's store without "
+                            "checkpoint)")
+        g.add_argument("--task", default=None, help="with --from-run: only stores of this task")
+        g.add_argument("--split", default=None, help="with --from-run: only stores of this split")
+        g.add_argument("--pooling", default=None, help="with --from-run: only stores with this pooling")
+
+    def resolve(self, args) -> tuple[dict[str, list], dict, str]:
+        from ftgeo.extract import open_reps
+        if bool(args.reps) == bool(args.from_run):
+            raise ValidationError("give either --reps DIR ... (checkpoint order, pretrained first) or "
+                                  "--from-run DIR --model NAME")
+        extra: dict = {}
+        if args.from_run:
+            if not (args.model or args.model_folder):
+                raise ValidationError("--from-run needs --model NAME (the fine-tuned model's name in the manifests) "
+                                      "or --model-folder DIR")
+            found = discover_checkpoint_reps(args.from_run, args.model, pretrained=args.pretrained, task=args.task,
+                                             split=args.split, pooling=args.pooling, model_folder=args.model_folder,
+                                             with_steps=True)
+            paths = [str(p) for p, _ in found]
+            if getattr(args, "steps", None) is None and args.model_folder:
+                extra["steps"] = [s for _, s in found]       # the fine-tuning run's own steps
+            if args.run is None:
+                args.run = args.from_run
+        else:
+            paths = list(args.reps)
+        return {"reps": [open_reps(p) for p in paths]}, extra, paths[0]
+
+
+# ----------------------------------------------------------------------------- the analysis
+@register_analysis(
+    "dynamics", family="closer-look", order=30, spec=DynamicsSpec, result=DynamicsResult,
+    inputs=[Input("reps", n=(2, None), param="reps_list",
+                  help="representation sets of the same examples in checkpoint order, the pretrained model first")],
+    cli=DynamicsInputs(),
+    help="DirectProbe measures over fine-tuning checkpoints and layers")
+def run_dynamics(reps_list: Sequence, *, spec: DynamicsSpec, progress: bool = True) -> DynamicsResult:
+    """DirectProbe and centroid measures over a fine-tuning run (Zhou & Srikumar 2022, Sec. 5).
+
+    ``reps_list``: representation sets of the same examples in checkpoint order, the first from
+    the pretrained model. ``steps``: training step of each (default: the last number of each
+    manifest's ``checkpoint``, 0 for the pretrained set). The same seeded stratified subsample
+    of ``max_points`` rows is used at every checkpoint and layer. ``plot_layers``: the layers of
+    the per-layer figures (default: the last analysed layer).
+    """
+    from ftgeo.analysis.dynamics import layer_dynamics
+    from ftgeo.analysis.probes import stratified_subsample
+    from ftgeo.progress import progress as _progress
+
+    reps_list = list(reps_list)
+    if len(reps_list) < 2:
+        raise ValidationError(f"dynamics needs the pretrained set and at least one checkpoint; got {len(reps_list)} set(s)")
+    for i, r in enumerate(reps_list[1:], 1):
+        check_aligned(reps_list[0], r, f"sets 0 and {i}", "dynamics follows the same examples over training")
+    nm = set_names(reps_list, spec.names)
+    steps = spec.steps
+    if steps is None:
+        steps = [0] + [_step_of((r.manifest or {}).get("checkpoint")) for r in reps_list[1:]]
+    steps = list(steps)
+    if len(steps) != len(reps_list):
+        raise ValidationError(f"steps has {len(steps)} entries for {len(reps_list)} sets")
+    lay = select_layers(reps_list[0], spec.layers)
+    plot_layers = _plot_layers(reps_list[0], spec.plot_layers)
+    max_points, random_state = spec.max_points, spec.seed
+    ckpt = pd.DataFrame({"checkpoint": np.arange(len(reps_list)), "name": nm,
+                         "step": pd.array(steps, dtype="Int64")})
+    md, cl, sim, paths, ppca, mov, mpca = [], [], [], [], [], [], []
+    sub = None
+    for layer in _progress(lay, enabled=progress, desc="dynamics", unit="layer"):
+        Xs = []
+        for r in reps_list:
+            X, y, _ = labelled_rows(r, layer, "the", names=True)
+            if sub is None:
+                sub = stratified_subsample(y, max_points, random_state)
+            Xs.append(X[sub])
+        y = y[sub]
+        d = layer_dynamics(Xs, y, center_movement=spec.center_movement)
+        for t in range(len(Xs)):
+            base = {"checkpoint": t, "step": steps[t], "layer": layer}
+            for lab, v in zip(d["classes"], d["min_distance"][t]):
+                md.append({**base, "label": str(lab), "min_distance": float(v)})
+            cl.append({**base, "n_clusters": int(d["n_clusters"][t]), "n_labels": int(d["classes"].size)})
+            sim.append({**base, "similarity": float(d["similarity"][t])})
+            for lab, (p1, p2) in zip(d["classes"], d["paths"][t]):
+                paths.append({"layer": layer, "checkpoint": t, "step": steps[t], "label": str(lab),
+                              "pc1": float(p1), "pc2": float(p2)})
+        for k, v in enumerate(d["path_explained"], 1):
+            ppca.append({"layer": layer, "component": k, "explained": float(v)})
+        for lab, v in zip(d["classes"], np.linalg.norm(d["movement"], axis=1)):
+            mov.append({"layer": layer, "label": str(lab), "norm": float(v)})
+        cum = np.cumsum(d["movement_explained"])
+        for k, (v, c) in enumerate(zip(d["movement_explained"], cum), 1):
+            mpca.append({"layer": layer, "component": k, "explained": float(v), "cumulative": float(c)})
+    tables = {"checkpoints": ckpt, "min_distance": pd.DataFrame(md), "clusters": pd.DataFrame(cl),
+              "similarity": pd.DataFrame(sim), "centroid_paths": pd.DataFrame(paths),
+              "path_pca": pd.DataFrame(ppca), "movement": pd.DataFrame(mov), "movement_pca": pd.DataFrame(mpca)}
+    for k in ("min_distance", "clusters", "similarity", "centroid_paths"):
+        tables[k]["step"] = pd.array(tables[k]["step"], dtype="Int64")
+    return DynamicsResult(tables=tables, meta={
+        "sets": nm, "steps": [None if s is None else int(s) for s in steps], "layers": lay,
+        "max_points": max_points, "n_points": int(sub.size), "random_state": random_state,
+        "center_movement": spec.center_movement, "manifests": {n: manifest_summary(r) for n, r in zip(nm, reps_list)},
+        "plot_layers": plot_layers,
+        "notes": ["similarity: Pearson r of DirectProbe distance vectors vs checkpoint 0 (NaN with < 3 labels)",
+                  "movement: last checkpoint minus pretrained label centroids; movement_pca uses the "
+                  + ("centred" if spec.center_movement else "uncentred") + " movement matrix"]})
+
+
+def _plot_layers(reps, plot_layers):
+    """``None`` (the last analysed layer) and ``"all"`` (every analysed layer) as they are; anything else
+    as stored-layer indices of ``reps`` (``last`` = its last layer, negatives from its end)."""
+    if plot_layers is None or (isinstance(plot_layers, str) and plot_layers.strip() == "all"):
+        return plot_layers if plot_layers is None else "all"
+    return select_layers(reps, plot_layers)
