@@ -67,8 +67,8 @@ def test_load_model_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OfflineError) as e:
         load_model("gpt2")
-    assert str(e.value) == ("cannot load model 'gpt2' from the Hugging Face hub (HF_HUB_OFFLINE is set); use a local "
-                            "folder or a packaged name (minilm-l6, smollm2-135m)")
+    assert str(e.value) == ("cannot load model 'gpt2' from the Hugging Face hub (HF_HUB_OFFLINE is set) and it is not "
+                            "in the local cache; use a local folder or a packaged name (minilm-l6, smollm2-135m)")
     with pytest.raises(DataNotFoundError, match="does not exist"):
         load_model(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
