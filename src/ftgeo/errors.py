@@ -121,6 +121,20 @@ def _syntax_error(exc: BaseException) -> str | None:
     return None
 
 
+def _file_on_path(path: str) -> str | None:
+    """The first ancestor of ``path`` (or ``path`` itself) that exists and is not a folder."""
+    import os
+    parts = []
+    p = os.path.abspath(path)
+    while True:
+        parts.append(p)
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    return next((q for q in reversed(parts) if os.path.exists(q) and not os.path.isdir(q)), None)
+
+
 def _os_error(exc: OSError) -> tuple[str, int, bool]:
     import errno
     import os
@@ -143,7 +157,14 @@ def _os_error(exc: OSError) -> tuple[str, int, bool]:
     if code == errno.ENOENT:
         return f"no such file or folder: {path or reason}", EXIT_BAD_INPUT, True
     if code == errno.ENOTDIR:
+        blocker = _file_on_path(path) if path else None
+        if blocker is not None:
+            return (f"{blocker} is a file, but {path} needs it to be a folder; choose another path "
+                    "(e.g. another --run/--out folder)", EXIT_BAD_INPUT, True)
         return f"not a folder: {path or reason} (a part of this path is a file)", EXIT_BAD_INPUT, True
+    if code == errno.EEXIST:
+        return f"{path or 'the path'} already exists and is in the way; remove it or choose another path", \
+            EXIT_BAD_INPUT, True
     if code == errno.EISDIR:
         return f"{path or 'the path'} is a folder; expected a file", EXIT_BAD_INPUT, True
     if code == errno.ENAMETOOLONG:
