@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 import types
 import typing
 from pathlib import Path
 from typing import Any, Mapping
 
-from ftgeo.errors import DataNotFoundError, ValidationError
+from ftgeo.errors import DataNotFoundError, ValidationError, decode_error_message, locate_decode_error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,11 +26,14 @@ class Spec:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "config") -> "Spec":
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"{source}: {cls.__name__} settings must be a mapping (key: value); "
+                                  f"got a {_kind(data)}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = [k for k in data if k not in fields]
         if unknown:
             k = unknown[0]
-            close = difflib.get_close_matches(k, list(fields), n=1)
+            close = difflib.get_close_matches(str(k), list(fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValidationError(f"{source}: unknown {cls.__name__} field {k!r}{hint} "
                                   f"Fields: {', '.join(fields)}")
@@ -50,6 +54,9 @@ class Spec:
             loaded = load_config_file(file)
             if section is not None:
                 loaded = loaded.get(section, {})
+                if not isinstance(loaded, Mapping):
+                    raise ValidationError(f"config file {file}: section {section!r} must be a mapping (key: value); "
+                                          f"it holds a {_kind(loaded)}")
             data.update(loaded)
         data.update({k: v for k, v in flags.items() if v is not None})
         return cls.from_mapping(data, source=str(file) if file else "arguments")
@@ -65,25 +72,74 @@ class Spec:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (.yaml/.yml), TOML (.toml) or JSON (.json) mapping."""
-    path = Path(path)
+    """Read a YAML (.yaml/.yml), TOML (.toml) or JSON (.json) mapping.
+
+    Every problem is a one-line :class:`ValidationError` (:class:`DataNotFoundError` for a missing
+    file) that names the file: a syntax error or a byte that is not UTF-8 as ``FILE:LINE:COLUMN: ...``,
+    a top level that is not a mapping (a list, a scalar) or a non-text key with what was found.
+    An empty file (or one holding only comments) is an empty mapping.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValidationError(f"config file {path} is a folder; pass a .yaml, .yml, .toml or .json file")
     if not path.is_file():
         raise DataNotFoundError(f"config file {path} does not exist")
-    text = path.read_text()
     suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".toml", ".json"):
+        raise ValidationError(f"config file {path} must end in .yaml, .yml, .toml or .json")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = locate_decode_error(raw, exc)
+        raise ValidationError(decode_error_message(f"{path}:{line}:{col}", exc)) from None
+    data = _parse_config_text(text, suffix, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError(f"config file {path} must hold a mapping of settings (key: value) at the top level; "
+                              f"it holds a {_kind(data)}")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ValidationError(f"config file {path}: setting names must be text; got {bad[0]!r}")
+    return data
+
+
+def _parse_config_text(text: str, suffix: str, path: Path) -> Any:
+    """Parse ``text`` by format; a syntax error becomes ``ValidationError("FILE:LINE:COLUMN: ...")``."""
     if suffix in (".yaml", ".yml"):
         import yaml
-        data = yaml.safe_load(text) or {}
-    elif suffix == ".toml":
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+            problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            context = getattr(exc, "context", None)
+            raise ValidationError(f"{where}: YAML syntax error: {problem}"
+                                  + (f" ({context})" if context else "")) from None
+    if suffix == ".toml":
         import tomllib
-        data = tomllib.loads(text)
-    elif suffix == ".json":
-        data = json.loads(text)
-    else:
-        raise ValidationError(f"config file {path} must end in .yaml, .yml, .toml or .json")
-    if not isinstance(data, dict):
-        raise ValidationError(f"config file {path} must hold a mapping at the top level")
-    return data
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            msg, line, col = str(exc), getattr(exc, "lineno", None), getattr(exc, "colno", None)
+            m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
+            if m:
+                msg, line, col = msg[:m.start()], line or int(m.group(1)), col or int(m.group(2))
+            msg = getattr(exc, "msg", None) or msg
+            where = f"{path}:{line}:{col}" if line else str(path)
+            raise ValidationError(f"{where}: TOML syntax error: {msg}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (the file is empty)" if not text.strip() else ""
+        raise ValidationError(f"{path}:{exc.lineno}:{exc.colno}: JSON syntax error: {exc.msg}{hint}") from None
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__)
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

@@ -39,8 +39,11 @@ def test_resolve_data_root(monkeypatch, tmp_path):
     assert resolve_data_root() == tmp_path
     (tmp_path / "x").mkdir()
     assert resolve_data_root(tmp_path / "x") == tmp_path / "x"  # the argument wins over the environment
-    with pytest.raises(DataNotFoundError, match=r"data root .*nope \(from data_root\) is not a folder"):
+    with pytest.raises(DataNotFoundError, match=r"data root .*nope \(from data_root\) does not exist"):
         resolve_data_root(tmp_path / "nope")
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(DataNotFoundError, match=r"data root .*f.txt \(from data_root\) is a file, not a folder"):
+        resolve_data_root(tmp_path / "f.txt")
 
 
 def test_missing_file_names_expected_path(tmp_path):

@@ -67,8 +67,8 @@ def test_load_model_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OfflineError) as e:
         load_model("gpt2")
-    assert str(e.value) == ("cannot load model 'gpt2' from the Hugging Face hub (HF_HUB_OFFLINE is set); use a local "
-                            "folder or a packaged name (minilm-l6, smollm2-135m)")
+    assert str(e.value) == ("cannot load model 'gpt2' from the Hugging Face hub (HF_HUB_OFFLINE is set) and it is not "
+                            "in the local cache; use a local folder or a packaged name (minilm-l6, smollm2-135m)")
     with pytest.raises(DataNotFoundError, match="does not exist"):
         load_model(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
@@ -116,3 +116,98 @@ def test_checkpoint_folders_are_named_with_their_parent(tmp_path):
     assert folder_model_name("runs/a/models/minilm-sst2") == "minilm-sst2"
     folder = tiny_model("bert").save(tmp_path / "bert-sst2" / "checkpoint-20")
     assert load_model(folder).name == "bert-sst2-checkpoint-20"
+
+
+def test_near_miss_of_a_packaged_name_gets_did_you_mean_before_the_network(monkeypatch):
+    import ftgeo._hub as hub
+    monkeypatch.setattr(hub, "unreachable_reason", lambda *a, **k: pytest.fail("asked the network"))
+    for name in ("minilm-l7", "MiniLM-L6", "minilm", "smollm2-136m"):
+        with pytest.raises(UnknownNameError, match=r"^unknown model '.*'; did you mean '(minilm-l6|smollm2-135m)'\? It is "
+                                                   r"not a packaged name \(minilm-l6, smollm2-135m\)"):
+            load_model(name)
+    for name in ("bad name!", "a--b", "x..y"):
+        with pytest.raises(UnknownNameError, match=r"not a hub id \(owner/name"):
+            load_model(name)
+
+
+def test_near_miss_that_is_a_cached_hub_id_is_loaded_from_the_cache(monkeypatch):
+    import ftgeo.models as models
+    monkeypatch.setattr(models, "_in_hub_cache", lambda repo_id: True)
+    with pytest.raises(OfflineError, match=r"^cannot load model 'minilm-l7' from the Hugging Face hub"):
+        load_model("minilm-l7")  # no did-you-mean: the (here fake) cache has it; the real cache does not
+
+
+def test_unreachable_hub_loads_from_the_cache_only(monkeypatch):
+    """No offline flag, no network: one probe, then local_files_only=True (no huggingface_hub retries)."""
+    import huggingface_hub.utils._http as http
+
+    import ftgeo._hub as hub
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "_answers", {"https://huggingface.co": "https://huggingface.co is not reachable (x)"})
+    monkeypatch.setattr(http.time, "sleep", lambda s: pytest.fail("huggingface_hub retried"))
+    with pytest.raises(OfflineError, match=r"^cannot load model 'org/nope' from the Hugging Face hub "
+                                           r"\(https://huggingface.co is not reachable \(x\)\) and it is not in the "
+                                           r"local cache; use a local folder or a packaged name"):
+        load_model("org/nope")
+
+
+def test_probe_asks_once_and_honours_the_flags(monkeypatch):
+    import ftgeo._hub as hub
+    assert hub.unreachable_reason() == "HF_HUB_OFFLINE is set"  # conftest sets it
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert hub.unreachable_reason() == "TRANSFORMERS_OFFLINE is set"
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
+    monkeypatch.setattr(hub, "_answers", {})
+    calls = []
+
+    class Up:
+        def head(self, url, timeout):
+            calls.append(timeout)
+
+    import huggingface_hub.utils
+    monkeypatch.setattr(huggingface_hub.utils, "get_session", lambda: Up())
+    monkeypatch.setenv("FTGEO_HUB_TIMEOUT", "1.5")
+    assert hub.unreachable_reason() is None and hub.unreachable_reason() is None and calls == [1.5]
+
+
+def _folder(tmp_path, config, *, tokenizer=True, name="m"):
+    folder = tmp_path / name
+    folder.mkdir()
+    if config is not None:
+        (folder / "config.json").write_bytes(config.encode() if isinstance(config, str) else config)
+    if tokenizer:
+        (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    return folder
+
+
+@pytest.mark.parametrize("config, tokenizer, error, message", [
+    ('{"hidden_size": 8}', True, ValidationError,
+     r"config\.json has no \"model_type\" \(e\.g\. \"bert\", \"llama\"\), so transformers cannot tell the architecture"),
+    ('{"model_type": "frobnicator"}', True, ValidationError,
+     r"config\.json: model_type 'frobnicator' is not an architecture transformers \S+ knows; upgrade transformers"),
+    ('{"model_type": ', True, ValidationError, r"config\.json:1:16: not valid JSON \(Expecting value\)"),
+    ("", True, ValidationError, r"config\.json:1:1: not valid JSON \(Expecting value\) \(the file is empty\)"),
+    (b'{"model_type": "b\xe9rt"}', True, ValidationError, r"config\.json:1:18: byte 0xe9 is not valid UTF-8"),
+    ("[1, 2]", True, ValidationError, r"config\.json must hold a JSON object .* it holds a list"),
+    ('{"model_type": "bert"}', False, DataNotFoundError, r"has no tokenizer files \(tokenizer\.json, "
+                                                        r"tokenizer_config\.json, vocab\.txt, \.\.\.\); save the tokenizer"),
+])
+def test_bad_model_folders(tmp_path, config, tokenizer, error, message):
+    folder = _folder(tmp_path, config, tokenizer=tokenizer)
+    with pytest.raises(error, match=message):
+        load_model(folder)
+
+
+def test_model_folder_without_weights_and_a_file_for_a_folder(tmp_path):
+    folder = tiny_model("bert").save(tmp_path / "m")
+    (folder / "model.safetensors").write_bytes(b"\x00" * 16)
+    with pytest.raises(DataNotFoundError, match=r"^cannot load the weights in model folder .*m \(.*\); a model folder "
+                                                r"needs model\.safetensors"):
+        load_model(folder)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(DataNotFoundError, match=r"^cannot load the weights in model folder .*m \(Error no file named "
+                                                r"model\.safetensors"):
+        load_model(folder)
+    with pytest.raises(ValidationError, match=r"config\.json is a file; pass the model folder that holds it"):
+        load_model(str(folder / "config.json"))

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
+import io
 import os
+import re
 import sys
+import traceback
 
 from ftgeo import __version__
-from ftgeo.errors import FtgeoError
+from ftgeo.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, explain
 
 # verb -> (module, one-line help)
 VERBS = {
@@ -46,20 +50,94 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("FTGEO_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+    argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
     parser = build_parser()
-    args = parser.parse_args(argv)
+    _add_error_handling(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_INPUT)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
+    return _run_guarded(args, debug=debug)
+
+
+# ---------------------------------------------------------------------------------------------- errors
+# The error boundary of the command. Rules (docs: README "Errors"):
+# * every failure ends in ONE line on stderr, "ftgeo VERB: error: <what>; <how to fix>", and an exit code:
+#   0 ok, 1 failure (disk full, I/O, out of memory, a bug), 2 bad input (arguments, names, files,
+#   configs, paths; fix it and rerun), 130 interrupted (Ctrl-C; rerun to resume), 141 stdout closed;
+# * ftgeo's own errors (FtgeoError) print their message; OS, decoding and parse errors are worded by
+#   ftgeo.errors.explain (errno -> "disk full: free space under X", "permission denied: X", ...);
+# * anything else is a bug (or an input nobody checks yet): "internal error (Type: message)" plus the
+#   request to rerun with --debug and report it;
+# * --debug (anywhere on the line, or FTGEO_DEBUG=1) prints the full traceback before that line.
+
+def _run_guarded(args: argparse.Namespace, *, debug: bool = False) -> int:
+    """Run the verb; turn every exception into one line on stderr and an exit code (see the rules above)."""
+    verb = getattr(args, "verb", None) or "ftgeo"
     try:
         with _progress_env(bool(getattr(args, "no_progress", False))):
             return int(args._run(args) or 0)
-    except FtgeoError as exc:
-        print(f"ftgeo {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"ftgeo {args.verb}: interrupted; rerun the same command to resume.", file=sys.stderr)
-        return 130
+        if debug:
+            traceback.print_exc()
+        print(f"ftgeo {verb}: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:  # noqa: BLE001 - the boundary: everything becomes one line
+        message, code, expected = explain(exc)
+        if debug:
+            traceback.print_exc()
+        if not expected:
+            message += ("; the traceback is above: please report it" if debug else
+                        "; rerun with --debug to see the traceback and please report it")
+        print(f"ftgeo {verb}: error: {message}", file=sys.stderr)
+        return code
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+
+
+def _add_error_handling(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` in ``ftgeo --help``, and one-line usage errors (with a "did you mean") for every (sub)parser."""
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, print the full traceback too (accepted anywhere on the line)")
+    seen: set[int] = set()
+
+    def patch(p: argparse.ArgumentParser) -> None:
+        if id(p) in seen:
+            return
+        seen.add(id(p))
+        p.error = _usage_error(p)  # type: ignore[method-assign]
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    patch(sub)
+    patch(parser)
+
+
+def _usage_error(p: argparse.ArgumentParser):
+    def error(message: str):
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2)) or [c.strip() for c in m.group(2).split(",")]
+            close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        p.exit(EXIT_BAD_INPUT, f"{p.prog}: error: {message} (`{p.prog} --help` lists the options)\n")
+    return error
 
 
 @contextlib.contextmanager

@@ -79,8 +79,9 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
     else:
         root, origin = Path(data_root).expanduser(), "data_root"
     if not root.is_dir():
-        raise DataNotFoundError(f"data root {root} (from {origin}) is not a folder; pass data_root=... or set "
-                                "FTGEO_DATA_ROOT to the folder that holds the datasets.")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataNotFoundError(f"data root {root} (from {origin}) {what}; pass data_root=... (CLI: --data-root DIR) "
+                                "or set FTGEO_DATA_ROOT to the folder that holds the datasets.")
     return root
 
 

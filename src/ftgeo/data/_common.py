@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ftgeo.data.base import UNLABELLED, Example, Target, Task, TaskKind
-from ftgeo.errors import DataNotFoundError, ValidationError
+from ftgeo.errors import DataNotFoundError, ValidationError, decode_error_message, locate_decode_error
 
 DATA_ROOT_HINT = ("pass data_root=... (CLI: --data-root DIR) or set FTGEO_DATA_ROOT to the folder that holds "
                   "the datasets (the repository's tests use ../shared/data beside the checkout)")
@@ -40,11 +40,72 @@ Reader = Callable[[], list[RawExample]]
 
 
 # --------------------------------------------------------------------------------------------- files
-def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOBase:
-    """Open a text file, transparently gunzipping ``*.gz``; newline handling left to the caller."""
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
-    return open(path, encoding=encoding, newline="")
+def open_text(path: Path, encoding: str = "utf-8-sig") -> io.TextIOBase:
+    """Open a data file for reading text, transparently gunzipping ``*.gz``; newline handling left to the caller.
+
+    Every local reader goes through here and uses the result as a context manager
+    (``with open_text(p) as fh: ...``). On leaving the ``with`` block, a read that failed because of the
+    file's bytes becomes one :class:`ValidationError` naming the file: a byte that is not valid in
+    ``encoding`` as ``FILE:LINE: byte 0xe9 is not valid UTF-8 ...; re-encode the file as UTF-8``, a
+    corrupt or truncated ``.gz``, or a CSV error. The default ``utf-8-sig`` reads UTF-8 and drops a
+    leading byte-order mark (files saved by spreadsheet programs start with one).
+    """
+    path = Path(path)
+    binary = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    try:
+        fh = _TextFile(binary, encoding=encoding, newline="")
+    except BaseException:
+        binary.close()
+        raise
+    fh.ftgeo_path, fh.ftgeo_encoding = path, encoding
+    return fh
+
+
+class _TextFile(io.TextIOWrapper):
+    """A text file whose ``with`` block turns decoding, gzip and CSV failures into a one-line ValidationError."""
+
+    ftgeo_path: Path
+    ftgeo_encoding: str
+
+    def __exit__(self, exc_type, exc, tb):
+        super().__exit__(exc_type, exc, tb)
+        if exc is not None and not isinstance(exc, ValidationError):
+            error = file_read_error(self.ftgeo_path, exc, self.ftgeo_encoding)
+            if error is not None:
+                raise error from exc
+        return False
+
+
+def file_read_error(path: Path, exc: BaseException, encoding: str = "utf-8-sig") -> ValidationError | None:
+    """The one-line :class:`ValidationError` for a failed read of data file ``path``, or None when ``exc``
+    is not about the file's content (e.g. a permission error, which the CLI reports itself)."""
+    import csv
+    import zlib
+    if isinstance(exc, UnicodeDecodeError):
+        line = _first_undecodable_line(path, encoding)
+        where = f"{path}:{line[0]}:{line[1]}" if line else str(path)
+        return ValidationError(decode_error_message(where, exc))
+    if isinstance(exc, gzip.BadGzipFile):
+        return ValidationError(f"{path}: not a gzip file ({exc}); if it is plain text, drop the .gz from its name")
+    if isinstance(exc, (EOFError, zlib.error)) and path.suffix == ".gz":
+        return ValidationError(f"{path}: the gzip file is truncated or corrupt ({exc}); download or copy it again")
+    if isinstance(exc, csv.Error):
+        return ValidationError(f"{path}: cannot read it as CSV ({exc})")
+    return None
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the first byte of ``path`` that ``encoding`` cannot decode."""
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    raw.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    return lineno, locate_decode_error(raw, exc)[1]
+    except (OSError, EOFError):
+        return None
+    return None
 
 
 def require_file(path: Path, task: str) -> Path:

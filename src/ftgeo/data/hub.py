@@ -45,8 +45,12 @@ def _has_datasets() -> bool:
 
 
 def hub_available() -> bool:
-    """True when `datasets` is installed and no offline flag is set (used by ``source="auto"``)."""
-    return _has_datasets() and not _offline()
+    """True when `datasets` is installed, no offline flag is set and the hub answers one quick request
+    (:func:`ftgeo._hub.unreachable_reason`; used by ``source="auto"``)."""
+    if not _has_datasets() or _offline():
+        return False
+    from ftgeo._hub import unreachable_reason
+    return unreachable_reason() is None
 
 
 def resolve_id(hub_id: str) -> tuple[str, str | None, dict]:

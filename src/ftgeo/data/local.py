@@ -156,6 +156,8 @@ def _file_map(name: str, path, files: Mapping | None, split: str, infer_split: b
             s = m.group(1) if m else split
         out = {s: p}
     for s, p in out.items():
+        if p.is_dir():
+            raise ValidationError(f"task {name!r}: {p} (split {s!r}) is a folder; give the path of a data file")
         if not p.is_file():
             raise DataNotFoundError(f"task {name!r}: the file {p} (split {s!r}) does not exist; paths are relative "
                                     f"to the working directory {Path.cwd()}")

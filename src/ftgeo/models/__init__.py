@@ -21,6 +21,7 @@ Packaged models (no network needed) are listed in :data:`MODELS` (``ftgeo list m
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib.util
 import json
 import os
@@ -32,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
-from ftgeo.errors import DataNotFoundError, OfflineError, ValidationError
+from ftgeo.errors import (DataNotFoundError, OfflineError, UnknownNameError, ValidationError,
+                          decode_error_message, locate_decode_error)
 from ftgeo.registry import Registry
 
 __all__ = ["MODELS", "LoadedModel", "load_model", "layer_names", "is_decoder_config",
@@ -248,11 +250,6 @@ def folder_model_name(folder: str | Path) -> str:
     return f"{p.parent.name}-{p.name}" if _CKPT.match(p.name) and p.parent.name else p.name
 
 
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false") or \
-        os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0", "false")
-
-
 def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = None, num_labels: int | None = None,
                label_names: Sequence[str] | None = None, dtype: Any = None, revision: str | None = None,
                ) -> LoadedModel:
@@ -271,8 +268,17 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
 
     Decoders without a pad token get ``pad = eos`` (tokenizer and config). Padding is on
     the right for every model: positions of real tokens are then the same as in an
-    unbatched pass, and pooling uses the attention mask. A hub id that cannot be reached
-    (no network, ``HF_HUB_OFFLINE=1``) raises :class:`~ftgeo.errors.OfflineError`.
+    unbatched pass, and pooling uses the attention mask.
+
+    Every bad name or folder is one error, raised before any download: a name close to a
+    packaged name that is neither a folder nor a cached hub id gets a "did you mean"
+    (:class:`~ftgeo.errors.UnknownNameError`); a folder without ``config.json``, tokenizer
+    files or weights (:class:`~ftgeo.errors.DataNotFoundError`), or whose ``config.json`` is not
+    valid JSON or has no usable ``model_type`` (:class:`~ftgeo.errors.ValidationError`), is named
+    with what is missing. Hub ids are asked of the hub once, with a short timeout
+    (:func:`ftgeo._hub.unreachable_reason`); offline (``HF_HUB_OFFLINE=1``) or unreachable, only the
+    local Hugging Face cache is used, and a model that is not there raises
+    :class:`~ftgeo.errors.OfflineError` at once, without ``huggingface_hub``'s retries.
     """
     if isinstance(name_or_path, LoadedModel):
         if head not in (None, name_or_path.head):
@@ -280,78 +286,205 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
                                   f"pass its source {name_or_path.source!r} to load it with head={head!r}")
         return name_or_path
     import torch
-    from transformers import AutoConfig, AutoTokenizer
     dtype = torch.float32 if dtype is None else dtype
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype)
-    if head not in (None, "sequence", "token"):
-        raise ValidationError(f"head={head!r} must be None, 'sequence' or 'token'")
-    if label_names is not None:
-        label_names = [str(x) for x in label_names]
-        if num_labels is not None and num_labels != len(label_names):
-            raise ValidationError(f"num_labels={num_labels} but {len(label_names)} label_names were given")
-        num_labels = len(label_names)
-    if head is None and num_labels is not None:
-        raise ValidationError("num_labels/label_names need head='sequence' or 'token'")
-
-    raw = str(name_or_path)
-    kwargs: dict[str, Any] = {}
-    if raw in MODELS:
-        name, source = raw, str(packaged_path(raw))
-    elif Path(raw).expanduser().is_dir():
-        source = str(Path(raw).expanduser().resolve())
-        if not (Path(source) / "config.json").is_file():
-            raise DataNotFoundError(f"{source} is a folder without config.json; point at a Hugging Face "
-                                    "model folder (save_pretrained output) or a packaged name "
-                                    f"({', '.join(MODELS.names())})")
-        name = folder_model_name(source)
-    elif isinstance(name_or_path, Path) or raw.startswith((".", "/", "~")) or raw.count("/") > 1:
-        raise DataNotFoundError(f"model folder {raw} does not exist; use an existing folder, a packaged name "
-                                f"({', '.join(MODELS.names())}) or a hub id")
-    else:
-        name, source = raw, raw
-        if revision is not None:
-            kwargs["revision"] = revision
-
-    try:
-        config = AutoConfig.from_pretrained(source, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-    except OSError as exc:
-        if source == raw:  # hub id
-            why = "HF_HUB_OFFLINE is set" if _hub_offline() else "it is not in the local cache and the hub could not be reached"
-            raise OfflineError(f"cannot load model {raw!r} from the Hugging Face hub ({why}); use a local "
-                               f"folder or a packaged name ({', '.join(MODELS.names())})") from None
-        raise
+    num_labels, label_names = _check_head(head, num_labels, label_names)
+    src = _resolve_source(name_or_path, revision)
+    config, tokenizer = _load_config_and_tokenizer(src)
     decoder = is_decoder_config(config)
     if decoder and tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
-            raise ValidationError(f"{name}: the decoder's tokenizer has neither a pad nor an eos token")
+            raise ValidationError(f"{src.name}: the decoder's tokenizer has neither a pad nor an eos token")
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
+    cls, head_kwargs = _model_class(head, num_labels, label_names, tokenizer)
+    model = _load_weights(cls, src, dict(src.kwargs, dtype=dtype, **head_kwargs))
+    return _wrap(model, tokenizer, name=src.name, source=src.path, head=head, decoder=decoder)
 
-    load_kwargs: dict[str, Any] = dict(kwargs, dtype=dtype)
+
+def _check_head(head: Head | None, num_labels: int | None,
+                label_names: Sequence[str] | None) -> tuple[int | None, list[str] | None]:
+    """Validate the head arguments; ``label_names`` fixes ``num_labels``."""
+    if head not in (None, "sequence", "token"):
+        raise ValidationError(f"head={head!r} must be None, 'sequence' or 'token'")
+    names = None
+    if label_names is not None:
+        names = [str(x) for x in label_names]
+        if num_labels is not None and num_labels != len(names):
+            raise ValidationError(f"num_labels={num_labels} but {len(names)} label_names were given")
+        num_labels = len(names)
+    if head is None and num_labels is not None:
+        raise ValidationError("num_labels/label_names need head='sequence' or 'token'")
+    return num_labels, names
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a model comes from: ``path`` is what ``from_pretrained`` gets (a folder or a hub id)."""
+
+    name: str
+    path: str
+    hub: bool = False
+    kwargs: dict = field(default_factory=dict)  # revision / local_files_only, hub ids only
+    offline: str | None = None                  # why the hub is not asked (hub ids only)
+
+
+def _packaged_list() -> str:
+    return ", ".join(MODELS.names())
+
+
+def _resolve_source(name_or_path: "str | Path", revision: str | None) -> _Source:
+    """Packaged name, existing folder, or hub id; every bad name is caught here, before any download."""
+    raw = str(name_or_path)
+    if raw in MODELS:
+        return _Source(raw, str(packaged_path(raw)))
+    local = Path(raw).expanduser()
+    if local.is_dir():
+        folder = local.resolve()
+        _check_model_folder(folder)
+        return _Source(folder_model_name(folder), str(folder))
+    if local.is_file():
+        raise ValidationError(f"model {raw} is a file; pass the model folder that holds it (config.json, the "
+                              f"weights and the tokenizer files) or a packaged name ({_packaged_list()})")
+    if isinstance(name_or_path, Path) or raw.startswith((".", "/", "~")) or raw.count("/") > 1 or "\\" in raw:
+        raise DataNotFoundError(f"model folder {raw} does not exist; use an existing folder, a packaged name "
+                                f"({_packaged_list()}) or a hub id")
+    _check_hub_id(raw)
+    kwargs: dict[str, Any] = {"revision": revision} if revision is not None else {}
+    from ftgeo._hub import unreachable_reason
+    why = unreachable_reason()
+    if why is not None:
+        kwargs["local_files_only"] = True
+    return _Source(raw, raw, hub=True, kwargs=kwargs, offline=why)
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+def _check_hub_id(raw: str) -> None:
+    """A "did you mean" for a near-miss of a packaged name, and the hub's id syntax, without the network."""
+    close = difflib.get_close_matches(raw.lower(), MODELS.names(), n=1, cutoff=0.75) if "/" not in raw else []
+    if close and not _in_hub_cache(raw):
+        raise UnknownNameError(f"unknown model {raw!r}; did you mean {close[0]!r}? It is not a packaged name "
+                               f"({_packaged_list()}), an existing folder or a cached hub id")
+    if not _HUB_ID.fullmatch(raw) or "--" in raw or ".." in raw or raw.endswith(".git"):
+        raise UnknownNameError(f"unknown model {raw!r}: not a packaged name ({_packaged_list()}), not an existing "
+                               "folder, and not a hub id (owner/name: letters, digits, '-', '_', '.')")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - an id the cache cannot even look up is not cached
+        return False
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model",
+                    "spiece.model", "sentencepiece.bpe.model", "merges.txt")
+
+
+def _check_model_folder(folder: Path) -> dict:
+    """``folder/config.json`` read as a JSON object, after checking the files a model folder needs."""
+    cfg = folder / "config.json"
+    if not cfg.is_file():
+        raise DataNotFoundError(f"{folder} is a folder without config.json; point at a Hugging Face model folder "
+                                f"(save_pretrained output) or a packaged name ({_packaged_list()})")
+    raw = cfg.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line, col = locate_decode_error(raw, exc)
+        raise ValidationError(decode_error_message(f"{cfg}:{line}:{col}", exc)) from None
+    except json.JSONDecodeError as exc:
+        hint = " (the file is empty)" if not raw.strip() else ""
+        raise ValidationError(f"{cfg}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}){hint}; a model "
+                              "folder's config.json is written by save_pretrained") from None
+    if not isinstance(data, dict):
+        raise ValidationError(f"{cfg} must hold a JSON object (the model's configuration); it holds a "
+                              f"{type(data).__name__}")
+    if not data.get("model_type") and "auto_map" not in data:
+        raise ValidationError(f"{cfg} has no \"model_type\" (e.g. \"bert\", \"llama\"), so transformers cannot tell "
+                              "the architecture; was the folder written by save_pretrained?")
+    if not any((folder / f).is_file() for f in _TOKENIZER_FILES):
+        raise DataNotFoundError(f"model folder {folder} has no tokenizer files ({', '.join(_TOKENIZER_FILES[:3])}, "
+                                "...); save the tokenizer next to the model (tokenizer.save_pretrained(folder))")
+    return data
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _load_error(src: _Source, what: str, exc: BaseException) -> Exception:
+    """The one-line error for a failed ``from_pretrained`` of ``what`` (config, tokenizer, weights)."""
+    if src.hub:
+        if src.offline is not None:
+            return OfflineError(f"cannot load model {src.path!r} from the Hugging Face hub ({src.offline}) and it "
+                                f"is not in the local cache; use a local folder or a packaged name "
+                                f"({_packaged_list()})")
+        return DataNotFoundError(f"cannot load the {what} of model {src.path!r} from the Hugging Face hub: "
+                                 f"{_first_line(exc)}; check the id (owner/name) or use a packaged name "
+                                 f"({_packaged_list()}) or a model folder")
+    cfg = Path(src.path) / "config.json"
+    if what == "config" and isinstance(exc, ValueError) and "does not recognize this architecture" in str(exc):
+        import transformers
+        model_type = _check_model_folder(Path(src.path)).get("model_type")
+        return ValidationError(f"{cfg}: model_type {model_type!r} is not an architecture transformers "
+                               f"{transformers.__version__} knows; upgrade transformers or use another model")
+    if what == "weights":
+        why = _first_line(exc).rstrip(".")
+        return DataNotFoundError(f"cannot load the weights in model folder {src.path} ({why}); a model folder needs "
+                                 "model.safetensors (or pytorch_model.bin) written by save_pretrained")
+    return ValidationError(f"cannot load the {what} of model folder {src.path}: {_first_line(exc)}")
+
+
+def _load_config_and_tokenizer(src: _Source):
+    from transformers import AutoConfig, AutoTokenizer
+    try:
+        config = AutoConfig.from_pretrained(src.path, **src.kwargs)
+    except (OSError, ValueError) as exc:
+        raise _load_error(src, "config", exc) from exc
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(src.path, **src.kwargs)
+    except (OSError, ValueError) as exc:
+        raise _load_error(src, "tokenizer", exc) from exc
+    return config, tokenizer
+
+
+def _model_class(head: Head | None, num_labels: int | None, label_names: list[str] | None, tokenizer):
+    """The ``AutoModel*`` class for ``head`` and the keyword arguments that shape its new head."""
     if head is None:
-        from transformers import AutoModel as cls
-    else:
-        from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
-        cls = AutoModelForSequenceClassification if head == "sequence" else AutoModelForTokenClassification
-        if num_labels is not None:
-            load_kwargs["num_labels"] = num_labels
-            names = label_names or [f"LABEL_{i}" for i in range(num_labels)]
-            load_kwargs["id2label"] = dict(enumerate(names))
-            load_kwargs["label2id"] = {n: i for i, n in enumerate(names)}
-        if tokenizer.pad_token_id is not None:
-            load_kwargs["pad_token_id"] = tokenizer.pad_token_id
+        from transformers import AutoModel
+        return AutoModel, {}
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+    cls = AutoModelForSequenceClassification if head == "sequence" else AutoModelForTokenClassification
+    kwargs: dict[str, Any] = {}
+    if num_labels is not None:
+        kwargs["num_labels"] = num_labels
+        names = label_names or [f"LABEL_{i}" for i in range(num_labels)]
+        kwargs["id2label"] = dict(enumerate(names))
+        kwargs["label2id"] = {n: i for i, n in enumerate(names)}
+    if tokenizer.pad_token_id is not None:
+        kwargs["pad_token_id"] = tokenizer.pad_token_id
+    return cls, kwargs
+
+
+def _load_weights(cls, src: _Source, kwargs: dict):
+    errors: tuple[type[BaseException], ...] = (OSError,)
+    try:
+        from safetensors import SafetensorError
+        errors += (SafetensorError,)
+    except ImportError:  # pragma: no cover
+        pass
     with warnings.catch_warnings(), hf_progress_off(), quiet_load_report():
         warnings.filterwarnings("ignore", message=".*newly initialized.*")
         try:
-            model = cls.from_pretrained(source, **load_kwargs)
-        except OSError as exc:  # pragma: no cover - config loaded but weights missing offline
-            if source == raw:
-                raise OfflineError(f"cannot load the weights of {raw!r} from the hub; use a local folder or a "
-                                   f"packaged name ({', '.join(MODELS.names())})") from None
-            raise
-    return _wrap(model, tokenizer, name=name, source=source, head=head, decoder=decoder)
+            return cls.from_pretrained(src.path, **kwargs)
+        except errors as exc:
+            raise _load_error(src, "weights", exc) from exc
 
 
 @contextlib.contextmanager
