@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 
-from ftgeo.studies.claims import Claim, Measurement, MissingResult, RunResults, combine, decide
+from ftgeo.studies.claims import Claim, Measurement, RunResults, combine, decide
 
 
 @pytest.mark.parametrize("value, low, high, thr, d, want", [

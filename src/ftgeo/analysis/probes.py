@@ -36,7 +36,7 @@ import pandas as pd
 
 from sklearn.base import ClassifierMixin
 
-from ftgeo._checks import check_features, check_in, check_labels, check_seed, check_X_y
+from ftgeo._checks import check_features, check_labels, check_seed, check_X_y
 from ftgeo.analysis._base import (RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted,
                                   fit_context)
 from ftgeo.errors import ValidationError
@@ -174,8 +174,6 @@ def _train_batched(Xt, yt, Xv, yv, *, n_classes: int, kind: str, hidden: int | N
 
     Xt, Xv: float32 torch tensors, already standardised; yt, yv: int64 tensors.
     """
-    import torch
-    import torch.nn.functional as F
 
     G = len(l2s)
     n, d = Xt.shape

@@ -39,7 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def build_analysis_parser(analysis) -> argparse.ArgumentParser:
     """The parser of ``ftgeo analyze NAME``: inputs, parameters and the shared flags."""
     from ftgeo.cli._specargs import add_spec_arguments
+    from ftgeo.cli._usage import one_line_usage_error
     ap = argparse.ArgumentParser(prog=f"ftgeo analyze {analysis.name}", description=analysis.help)
+    ap.error = one_line_usage_error(ap)  # type: ignore[method-assign]
     if analysis.cli is not None:
         analysis.cli.add_arguments(ap)
     else:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import importlib
 import io
 import os
-import re
 import sys
 import traceback
 
 from ftgeo import __version__
+from ftgeo.cli._usage import one_line_usage_error
 from ftgeo.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, explain
 
 # verb -> (module, one-line help)
@@ -120,7 +119,7 @@ def _add_error_handling(parser: argparse.ArgumentParser) -> None:
         if id(p) in seen:
             return
         seen.add(id(p))
-        p.error = _usage_error(p)  # type: ignore[method-assign]
+        p.error = one_line_usage_error(p)  # type: ignore[method-assign]
         for action in p._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for sub in action.choices.values():
@@ -128,16 +127,6 @@ def _add_error_handling(parser: argparse.ArgumentParser) -> None:
     patch(parser)
 
 
-def _usage_error(p: argparse.ArgumentParser):
-    def error(message: str):
-        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-        if m:
-            choices = re.findall(r"'([^']*)'", m.group(2)) or [c.strip() for c in m.group(2).split(",")]
-            close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.6)
-            if close:
-                message += f"; did you mean {close[0]!r}?"
-        p.exit(EXIT_BAD_INPUT, f"{p.prog}: error: {message} (`{p.prog} --help` lists the options)\n")
-    return error
 
 
 @contextlib.contextmanager
