@@ -31,6 +31,9 @@ def write_report(run: str | Path | RunDir, *, title: str | None = None) -> Path:
     """Render every readable result of ``run`` into ``run/report.html`` and return its path; results
     that cannot be read (incomplete, changed after writing, broken) are listed with the reason."""
     run = run if isinstance(run, RunDir) else RunDir(run)
+    if not run.root.is_dir():
+        from ftgeo.errors import DataNotFoundError
+        raise DataNotFoundError(f"{run.root} is not a run folder (it does not exist); pass the --run of an analysis")
     results, unreadable = read_results(run)
     body = [f"<h1>{html.escape(title or 'ftgeo report: ' + run.root.name)}</h1>",
             f"<p class=meta>Generated {_dt.datetime.now().isoformat(timespec='seconds')} from "
