@@ -163,7 +163,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return value
     if origin in (tuple, list):
         if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
+            value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ValidationError(f"{where} must be a list; got {value!r}")
         inner = args[0] if args else Any

@@ -70,7 +70,7 @@ def test_analysis_help_lists_generated_flags(dummy, capsys):
         main(["analyze", "dummy-test", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert "--scale" in out and "(default 2.0)" in out and "--reps" in out and "--no-progress" in out
+    assert "--scale" in out and "(default 2)" in out and "--reps" in out and "--no-progress" in out
 
 
 def test_parameters_are_validated_by_the_spec(dummy):
