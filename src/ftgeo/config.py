@@ -14,10 +14,24 @@ import json
 import re
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 from ftgeo.errors import DataNotFoundError, ValidationError, decode_error_message, locate_decode_error
+
+
+def param(default: Any = None, help: str = "", *, aliases: tuple[str, ...] = (), none: tuple[str, ...] = (),
+          cli: bool = True, metavar: str | None = None) -> Any:
+    """A spec field: its ``default``, one ``help`` line, deprecated ``aliases`` (old names that still
+    work for one release, with a warning), and ``none`` words that mean ``None`` on the command line
+    or in a config file (``--max-points all``). ``cli=False`` keeps a field out of the command line;
+    ``metavar`` names the flag's value in ``--help`` (default: from the type)."""
+    meta = {"help": help, "aliases": tuple(aliases), "none": tuple(w.lower() for w in none), "cli": cli,
+            "metavar": metavar}
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use a tuple (or None) as a spec default, not a mutable container")
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,10 +39,18 @@ class Spec:
     """Base class: subclasses are frozen dataclasses; override :meth:`validate` for cross-field rules."""
 
     @classmethod
+    def aliases(cls) -> dict[str, str]:
+        """Deprecated name -> current field name (the fields' ``aliases``, see :func:`param`)."""
+        return {a: f.name for f in dataclasses.fields(cls) for a in f.metadata.get("aliases", ())}
+
+    @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "config") -> "Spec":
+        """Validate ``data`` into a spec: deprecated keys renamed (with a warning), ``none`` words mapped to
+        None, unknown keys refused with a did-you-mean, every value coerced to its field's type."""
         if not isinstance(data, Mapping):
             raise ValidationError(f"{source}: {cls.__name__} settings must be a mapping (key: value); "
                                   f"got a {_kind(data)}")
+        data = cls._renamed(dict(data), source)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = [k for k in data if k not in fields]
         if unknown:
@@ -45,6 +67,19 @@ class Spec:
             raise ValidationError(f"{source}: {cls.__name__}: {exc}") from None
         spec.validate()
         return spec
+
+    @classmethod
+    def _renamed(cls, data: dict[str, Any], source: str) -> dict[str, Any]:
+        for old, new in cls.aliases().items():
+            if old in data:
+                warnings.warn(f"{source}: {old!r} is deprecated; use {new!r}", FutureWarning, stacklevel=5)
+                value = data.pop(old)
+                data.setdefault(new, value)
+        for f in dataclasses.fields(cls):
+            v = data.get(f.name)
+            if v is not None and not isinstance(v, bool) and str(v).strip().lower() in f.metadata.get("none", ()):
+                data[f.name] = None
+        return data
 
     @classmethod
     def resolve(cls, file: str | Path | None = None, *, section: str | None = None, **flags: Any) -> "Spec":

@@ -8,12 +8,10 @@ are declared as :class:`Input` objects.
 """
 from __future__ import annotations
 
-import dataclasses
-import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Union
 
-from ftgeo.config import Spec
+from ftgeo.config import Spec, param  # noqa: F401 - param is part of this module's API
 
 #: A layer selection: ``None`` (the analysis' default), an index (negative from the end), a list of
 #: indices, or a string ``all`` / ``last`` / ``0,3,-1`` / ``2-5``. Resolved against a set's layers
@@ -21,43 +19,9 @@ from ftgeo.config import Spec
 Layers = Union[int, list[int], str, None]
 
 
-def param(default: Any = None, help: str = "", *, aliases: tuple[str, ...] = (), none: tuple[str, ...] = (),
-          cli: bool = True, metavar: str | None = None) -> Any:
-    """A spec field: its ``default``, one ``help`` line, deprecated ``aliases`` (old names that still
-    work for one release, with a warning), and ``none`` words that mean ``None`` on the command line
-    or in a config file (``--max-points all``). ``cli=False`` keeps a field out of the command line;
-    ``metavar`` names the flag's value in ``--help`` (default: from the type)."""
-    meta = {"help": help, "aliases": tuple(aliases), "none": tuple(w.lower() for w in none), "cli": cli,
-            "metavar": metavar}
-    if isinstance(default, (list, dict, set)):
-        raise TypeError("use a tuple (or None) as a spec default, not a mutable container")
-    return dataclasses.field(default=default, metadata=meta)
-
-
 @dataclass(frozen=True)
 class AnalysisSpec(Spec):
     """Base class of every analysis' parameters (a frozen, validated dataclass)."""
-
-    @classmethod
-    def aliases(cls) -> dict[str, str]:
-        """Deprecated name -> current field name."""
-        return {a: f.name for f in dataclasses.fields(cls) for a in f.metadata.get("aliases", ())}
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "config") -> "AnalysisSpec":
-        """As :meth:`Spec.from_mapping`, after renaming deprecated keys (with a warning) and mapping the
-        fields' ``none`` words (e.g. ``"all"``) to ``None``."""
-        data = dict(data)
-        for old, new in cls.aliases().items():
-            if old in data:
-                warnings.warn(f"{source}: {old!r} is deprecated; use {new!r}", FutureWarning, stacklevel=4)
-                value = data.pop(old)
-                data.setdefault(new, value)
-        for f in dataclasses.fields(cls):
-            v = data.get(f.name)
-            if v is not None and not isinstance(v, bool) and str(v).strip().lower() in f.metadata.get("none", ()):
-                data[f.name] = None
-        return super().from_mapping(data, source=source)
 
     @classmethod
     def build(cls, spec: "AnalysisSpec | Mapping[str, Any] | None" = None, params: Mapping[str, Any] | None = None,
