@@ -2,29 +2,24 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 
 def add_study_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per :class:`~ftgeo.studies.base.StudySpec` field (flags beat --config beat defaults)."""
+    from ftgeo.cli._specargs import add_spec_arguments
     from ftgeo.studies.base import StudySpec
     p.add_argument("--run", default=None, metavar="DIR", help="run folder (default runs/<model>-<task>)")
     p.add_argument("--config", default=None, metavar="FILE", help="YAML/TOML/JSON with StudySpec fields")
-    for f in dataclasses.fields(StudySpec):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            p.add_argument(flag, dest=f.name, action="store_const", const=True, default=None)
-        else:
-            p.add_argument(flag, dest=f.name, default=None, help=f"(default {f.default!r})")
-    p.add_argument("--no-progress", action="store_true")
+    add_spec_arguments(p, StudySpec)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def spec_from_args(args: argparse.Namespace, **defaults):
+    from ftgeo.cli._specargs import flags_from_args
     from ftgeo.studies.base import StudySpec
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(StudySpec)}
+    flags = flags_from_args(args, StudySpec)
     for k, v in defaults.items():
-        if flags.get(k) is None:
-            flags[k] = v
+        flags.setdefault(k, v)
     return StudySpec.resolve(args.config, **flags)
 
 

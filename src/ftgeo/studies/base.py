@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from ftgeo import _atomic
-from ftgeo.config import Spec
+from ftgeo.config import Spec, param
 from ftgeo.errors import ValidationError
 from ftgeo.run import RunDir
 
@@ -24,27 +24,29 @@ from ftgeo.run import RunDir
 class StudySpec(Spec):
     """Settings of a study run (every field is a CLI flag of ``ftgeo study`` / ``ftgeo demo``)."""
 
-    model: str = "minilm-l6"
-    task: str = "sst2"
-    data_root: str | None = None
-    pooling: str | None = None          # default: "last" for decoders, "cls" for encoders
-    train_split: str = "train"
-    eval_split: str = "dev"
-    max_train_examples: int = 2000      # fine-tuning subsample and train-split representations
-    max_eval_examples: int | None = None
-    recipe: str = "closer-look"
-    epochs: float = 2.0
-    learning_rate: float | None = None
-    batch_size: int | None = None
-    max_length: int = 64
-    checkpoint_every: float | None = 0.5  # fraction of an epoch (< 1) or steps (>= 1); None = only the final model
-    general_corpus: str = "brown"       # out-of-domain PCA corpus (Emergent properties)
-    max_general_examples: int = 2000
-    probe_layers: str = "0,2,4,6"       # layers for the MLP-probe grid (every layer is slow on CPU)
-    probe_points: int = 4000            # stratified subsample of the probes' training rows (token tasks: words)
-    directprobe_points: int = 600       # stratified subsample for DirectProbe per set
-    seed: int = 0
-    skip_finetune: bool = False         # analyse the pretrained model only
+    model: str = param("minilm-l6", "packaged name (ftgeo list models), model folder or hub id")
+    task: str = param("sst2", "task name (ftgeo list tasks)")
+    data_root: str | None = param(None, "folder with the local datasets (default: $FTGEO_DATA_ROOT)", metavar="DIR")
+    pooling: str | None = param(None, "pooling of the extracted vectors (default: last for decoders, cls for "
+                                      "encoders, word/pair for token tasks)")
+    train_split: str = param("train", "training split")
+    eval_split: str = param("dev", "evaluation split")
+    max_train_examples: int = param(2000, "fine-tuning subsample and train-split representations")
+    max_eval_examples: int | None = param(None, "first N examples of the eval split (default: all)", none=("all",))
+    recipe: str = param("closer-look", "fine-tuning recipe (ftgeo list recipes)")
+    epochs: float = param(2.0, "fine-tuning epochs")
+    learning_rate: float | None = param(None, "peak learning rate (default: the recipe's)", aliases=("lr",))
+    batch_size: int | None = param(None, "fine-tuning batch size (default: the recipe's)")
+    max_length: int = param(64, "truncate inputs to this many tokens")
+    checkpoint_every: float | None = param(0.5, "checkpoint every fraction of an epoch (< 1) or every N steps "
+                                                "(>= 1); none = only the final model", none=("none", "0"))
+    general_corpus: str = param("brown", "out-of-domain corpus for the general PCA (Emergent properties)")
+    max_general_examples: int = param(2000, "sentences of the general corpus")
+    probe_layers: str = param("0,2,4,6", "layers of the MLP-probe grid (every layer is slow on CPU)")
+    probe_points: int = param(4000, "stratified subsample of the probes' training rows (token tasks: words)")
+    directprobe_points: int = param(600, "stratified subsample of DirectProbe's rows per set")
+    seed: int = param(0, "fine-tuning and analysis seed")
+    skip_finetune: bool = param(False, "analyse the pretrained model only")
 
     def validate(self) -> None:
         for name in ("max_train_examples", "max_length", "max_general_examples", "directprobe_points",
