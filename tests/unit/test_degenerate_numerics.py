@@ -59,6 +59,30 @@ def test_repro_sets_are_separated_with_a_positive_distance():
     assert wit is None or wit[2] > _hull.OVERLAP_RTOL * np.abs(A64).max()
 
 
+def test_bench_planted_pair_wrongly_rejected_before_is_separated():
+    """A second instance, from bench/directprobe.py's planted set (17 Gaussians in 16-d, 2,000 points):
+    a merged cluster of 12 points vs an 84-point cluster that HiGHS's interior point calls
+    inseparable; the plane found by the dual simplex separates them in exact rational arithmetic
+    (gap 6.87e-5), so the merge was wrongly rejected (332 rejections before, 330 now)."""
+    from fractions import Fraction
+    z = np.load(DATA / "directprobe_false_overlap_planted.npz")
+    A, B = z["A"], z["B"]
+    assert hulls_overlap(A, B) is False
+    w, _, _ = _hull.separate(A, B)
+    wf = [Fraction(float(v)) for v in w]
+    proj = lambda P: [sum((Fraction(float(x)) * c for x, c in zip(row, wf)), Fraction(0)) for row in P]
+    assert min(proj(A)) > max(proj(B))                  # exact: no rounding can fake this
+    assert hull_distance(A, B) == pytest.approx(6.8703e-5, rel=1e-4)
+
+
+def test_margin_lp_duals_certify_overlap_without_a_second_lp():
+    rng = np.random.default_rng(3)
+    A, B = rng.normal(size=(200, 8)), rng.normal(size=(150, 8)) + 0.5     # > 96 points: constraint generation
+    st_ = {}
+    assert _hull.separate(A, B, stats=st_) is None
+    assert st_.get("overlap_witness_dual") == 1 and "overlap_witness_lp" not in st_
+
+
 def test_repro_sets_cluster_apart_in_directprobe_and_its_reference():
     A, B = _repro()
     X = np.vstack([A, B]).astype(np.float64)

@@ -42,8 +42,11 @@ tolerance is 1e-7 on constraints whose right-hand side is 1, so neither of its a
   (plus a float64 rounding of the residual below 1e-13 s).  An interior-point "infeasible" that is
   wrong (docs/directprobe.md, the MiniLM repro: hull distance 1.28e-3) has no such witness: no
   convex combinations come closer than the true distance, whatever the solver says.
-  The witness LP (the Farkas alternative of (LP-1)) is solved by the *dual simplex*, a method
-  independent of the interior point that made the claim, then polished in float64 on its support.
+  Where the witness comes from: in constraint generation, first the duals of the maximum-margin LP
+  just solved on the working set (at margin 0 they are convex weights that meet: no extra LP, and
+  most rejections end here); otherwise the witness LP (the Farkas alternative of (LP-1)) solved by
+  the *dual simplex*, a method independent of the interior point that made the claim.  Either is
+  polished in float64 on its support and then verified; only the verification counts.
   If no witness verifies, (LP-1) is re-solved by the dual simplex (its plane is verified like any
   other), then a witness on all points is tried, then Wolfe's algorithm decides (its iterate z is
   a witness when ||z|| <= 1e-9 s, its lower bound a verified separating direction otherwise);
@@ -189,17 +192,35 @@ def overlap_witness(A: np.ndarray, B: np.ndarray):
     res = linprog(np.zeros(nA + nB), A_eq=M, b_eq=rhs, bounds=(0, None), method="highs-ds")
     if res.status != 0 or res.x is None:
         return None
-    x = np.maximum(np.asarray(res.x, dtype=np.float64), 0.0)
+    return _polish_witness(A, B, UA, UB, np.asarray(res.x, dtype=np.float64))
+
+
+def _polish_witness(A, B, UA, UB, x):
+    """(lam, mu, gap) from stacked weights ``x`` >= 0 (any positive scale per side) of the rows of A
+    and B, ``UA`` / ``UB`` the same rows in whitened coordinates: the better of ``x`` and its float64
+    polish (least squares on the support of the equalities of (LP-2)); None if a side has no weight."""
+    nA = A.shape[0]
+    r = UA.shape[1]
+    x = np.maximum(x, 0.0)
     best = _weights_gap(A, B, x, nA)
     S = np.flatnonzero(x > 0)
-    if S.size:
-        xs = np.linalg.lstsq(M[:, S], rhs, rcond=None)[0]
-        if np.all(np.isfinite(xs)) and np.all(xs >= 0):
-            x2 = np.zeros_like(x)
-            x2[S] = xs
-            cand = _weights_gap(A, B, x2, nA)
-            if cand is not None and (best is None or cand[2] < best[2]):
-                best = cand
+    if best is None or S.size == 0:
+        return best
+    M = np.empty((r + 2, S.size))
+    inA = S < nA
+    M[:r, inA] = UA[S[inA]].T
+    M[:r, ~inA] = -UB[S[~inA] - nA].T
+    M[r] = inA
+    M[r + 1] = ~inA
+    rhs = np.zeros(r + 2)
+    rhs[r:] = 1.0
+    xs = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    if np.all(np.isfinite(xs)) and np.all(xs >= 0):
+        x2 = np.zeros_like(x)
+        x2[S] = xs
+        cand = _weights_gap(A, B, x2, nA)
+        if cand is not None and cand[2] < best[2]:
+            best = cand
     return best
 
 
@@ -271,18 +292,21 @@ def _slab_rows(UA: np.ndarray, UB: np.ndarray, *, margin_column: bool) -> np.nda
     return A_ub
 
 
-def lp_max_margin(UA: np.ndarray, UB: np.ndarray):
+def lp_max_margin(UA: np.ndarray, UB: np.ndarray, *, duals: bool = False):
     """The widest strictly separating slab in the box norm: max t s.t. w.a - b >= t (a in UA),
     w.y - b <= -t (y in UB), |w_i| <= 1 (which bounds t), for points already in whitened
     coordinates (:func:`_whiten` of the *whole* sets, so every round of :func:`separate` measures
     margins in the same geometry).
 
-    Returns ``(w, t)`` in those coordinates (``t > 0`` iff the LP says the hulls are disjoint).
+    Returns ``(w, t)`` in those coordinates (``t > 0`` iff the LP says the hulls are disjoint), with
+    ``duals=True`` also the stacked dual weights ``nu`` >= 0 of the slab rows (or None).
     Only a *working-set generator* for :func:`separate`: unlike the zero-objective (LP-1), whose
     answer is an arbitrary vertex of the feasible set, a maximum-margin plane of a subset is held
     up by its support points and usually separates the whole sets too, so constraint generation
     needs a few rounds, not tens.  Decisions never rest on ``t``: "separated" is verified in float64
-    on the original points and "overlap" comes from (LP-1).
+    on the original points and "overlap" needs an overlap witness.  The duals are a candidate one:
+    sum nu_A = sum nu_B = 1/2 and ||U_A^T nu_A - U_B^T nu_B||_1 = t (LP duality with the box), so at
+    t = 0 the weights 2 nu are convex combinations that meet.
     """
     r = UA.shape[1]
     A_ub = _slab_rows(UA, UB, margin_column=True)     # variables: w (r), b, t
@@ -290,8 +314,12 @@ def lp_max_margin(UA: np.ndarray, UB: np.ndarray):
     c[r + 1] = -1.0
     res = _linprog(c, A_ub, np.zeros(A_ub.shape[0]), [(-1.0, 1.0)] * r + [(None, None), (None, None)])
     if res.status != 0:
-        return None, 0.0
-    return res.x[:r], float(res.x[r + 1])
+        return (None, 0.0, None) if duals else (None, 0.0)
+    if not duals:
+        return res.x[:r], float(res.x[r + 1])
+    marg = getattr(getattr(res, "ineqlin", None), "marginals", None)
+    nu = None if marg is None else -np.asarray(marg, dtype=np.float64)
+    return res.x[:r], float(res.x[r + 1]), nu
 
 
 def lp_separates(A: np.ndarray, B: np.ndarray) -> bool:
@@ -339,14 +367,18 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
     B = np.asarray(B, dtype=np.float64)
     scale = _scale_of(A, B)
     res, sub = _separate_lp(A, B, w0, scale, stats, seed_rows)
-    if res is not None or not certify:
+    if res is not None or not certify or sub is _CERTIFIED:
         return res
     return _certify_overlap(A, B, sub, scale, stats)
 
 
+_CERTIFIED = ("certified",)     # _separate_lp: "overlap", with a verified witness already
+
+
 def _separate_lp(A, B, w0, scale, stats, seed_rows):
-    """Constraint generation: ``((w, lo, hi), None)`` verified, or ``(None, sub)`` when an LP called
-    the rows ``sub = (rows of A, rows of B)`` (None: all rows) infeasible -- not yet certified."""
+    """Constraint generation: ``((w, lo, hi), None)`` verified, ``(None, _CERTIFIED)`` overlap with a
+    verified witness (the margin LP's duals), or ``(None, sub)`` when an LP called the rows
+    ``sub = (rows of A, rows of B)`` (None: all rows) infeasible -- not yet certified."""
     nA, nB = A.shape[0], B.shape[0]
     if w0 is None:
         w0 = A.mean(axis=0) - B.mean(axis=0)
@@ -374,10 +406,17 @@ def _separate_lp(A, B, w0, scale, stats, seed_rows):
     while True:
         if stats is not None:
             stats["lp"] = stats.get("lp", 0) + 1
-        wk, t = lp_max_margin(UA[inA], UB[inB])
+        wk, t, nu = lp_max_margin(UA[inA], UB[inB], duals=True)
         w = back(wk) if wk is not None else None
         if w is None or t <= _MARGIN_EPS:
-            # no clear margin on the subset: the feasibility LP (LP-1) decides, as in the reference
+            # no clear margin on the subset.  When its hulls meet, the margin LP's duals already are an
+            # overlap witness (free: verified in float64 like any other); else (LP-1) decides, as in the reference
+            if nu is not None and nu.size == int(inA.sum() + inB.sum()):
+                wit = _polish_witness(A[inA], B[inB], UA[inA], UB[inB], nu)
+                if wit is not None and wit[2] <= OVERLAP_RTOL * scale:
+                    if stats is not None:
+                        stats["overlap_witness_dual"] = stats.get("overlap_witness_dual", 0) + 1
+                    return None, _CERTIFIED
             if stats is not None:
                 stats["lp"] += 1
             w = lp_separate(A[inA], B[inB])

@@ -259,7 +259,8 @@ class _Merger:
         self.label_dir: dict[tuple, np.ndarray] = {}                    # (a, b), a < b: best direction a vs b
         self.stats = {"merges": 0, "rejected": 0, "label_pairs_certified": 0, "label_pair_lps": 0, "label_pruned": 0,
                       "candidates": 0, "ball_pruned": 0, "mean_dir_pruned": 0,
-                      "cache_pruned": 0, "wolfe_pruned": 0, "svm_pruned": 0, "lp_pairs": 0, "lp": 0, "knn_rebuilds": 0}
+                      "cache_pruned": 0, "wolfe_pruned": 0, "svm_pruned": 0, "lp_pairs": 0, "lp": 0, "knn_rebuilds": 0,
+                      "overlap_witness_dual": 0, "overlap_witness_lp": 0, "overlap_unconfirmed": 0}
         self.show_progress = show_progress
 
     # ------------------------------------------------------------------ neighbour lists
@@ -467,7 +468,8 @@ class _Merger:
             st = {}
             seeds = _seed_rows(XM, XO, support, near_miss)
             res = _hull.separate(XM, XO, z if nz > 0 else W[t], stats=st, seed_rows=seeds)
-            self.stats["lp"] += st.get("lp", 0)
+            for key, cnt in st.items():           # LPs, overlap witnesses, unconfirmed "infeasible"s
+                self.stats[key] = self.stats.get(key, 0) + cnt
             if res is None:
                 return False
             pending[o] = res[0]
