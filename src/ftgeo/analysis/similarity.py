@@ -51,7 +51,7 @@ Numerical choices (documented here once):
   zero diagonal).  Observed rounding noise on such inputs stays below 0.4 (n + d) eps T.  Then the
   pairwise functions raise :class:`ConstantRepresentationError`, the layer matrix writes NaN and warns.
 * Bounds.  Biased CKA lies in [0, 1] (Cauchy-Schwarz on the Frobenius inner product of centred
-  Grams, whose entries are >= 0 for PSD kernels).  Debiased / minibatch CKA lies in [-1, 1]
+  Grams, and <H K H, H L H> >= 0 as both are PSD).  Debiased / minibatch CKA lies in [-1, 1]
   (Cauchy-Schwarz for the U-centred inner product); its numerator is an unbiased estimate of a
   non-negative quantity and can be slightly negative for unrelated representations.  We do **not**
   clip values inside the bound: clipping would bias the estimator that debiasing is there to
@@ -598,7 +598,10 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
     ``batch_size`` switches to minibatch CKA (Nguyen et al. 2021), accumulating HSIC_1 of every
     pair batch by batch so memory is O(L batch_size^2); minibatch CKA is always the unbiased
     estimator (``debiased`` is ignored) and runs on NumPy. ``device``: 'auto' (torch, CUDA if
-    available), 'cpu', 'cuda' or 'numpy'. Constant layers give NaN rows/columns and a warning.
+    available), 'cpu', 'cuda' or 'numpy'. Layers whose CKA is undefined -- constant up to rounding, a
+    debiased self-similarity that is 0 up to rounding, an undefined RBF bandwidth -- give NaN
+    rows/columns and a RuntimeWarning naming the set and the layer positions (module notes); the
+    matrix is never aborted for them.
     """
     check_in(kernel, KERNELS, "kernel")
     names = list(sets)
