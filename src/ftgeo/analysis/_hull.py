@@ -27,12 +27,34 @@ Two questions about finite point sets ``A`` (m x d) and ``B`` (k x d):
   iterate also yields the certified lower bound (min_a z.a - max_y z.y) / ||z|| <= dist, and
   we stop when the gap between ||z|| and that bound is below ``rtol``.
 
-Tolerances (documented in docs/directprobe.md): the LP is solved in whitened coordinates of the
-affine hull of the two sets (see :func:`lp_separate`); HiGHS' primal feasibility tolerance is
-1e-7 on constraints whose right-hand side is 1.  A "separated" answer is only returned after a float64 check that the
-returned w gives min_a w.a - max_y w.y > ``SEP_RTOL`` x (|min_a w.a| + |max_y w.y| + ||w|| s),
-with ``SEP_RTOL = 1e-12`` and s the data scale: hulls that touch, or are closer than the
-LP's numerical resolution (~1e-7 of the data scale), are treated as overlapping.
+Both verdicts are certified (documented in docs/directprobe.md).  The LPs are solved in whitened
+coordinates of the affine hull of the two sets (see :func:`lp_separate`); HiGHS' primal feasibility
+tolerance is 1e-7 on constraints whose right-hand side is 1, so neither of its answers is taken on trust:
+
+* **"separated"** is only returned after a float64 check that the returned w gives
+  min_a w.a - max_y w.y > ``SEP_RTOL`` x (|min_a w.a| + |max_y w.y| + ||w|| s), with
+  ``SEP_RTOL = 1e-12`` and s the data scale (max |entry| of A and B).  Such a w proves the hulls
+  disjoint.
+* **"overlap"** is only returned with an *overlap witness*: weights lam >= 0, sum lam = 1 and
+  mu >= 0, sum mu = 1 with ||A^T lam - B^T mu||_2 <= ``OVERLAP_RTOL`` x s (``OVERLAP_RTOL = 1e-9``),
+  the residual evaluated in float64 on the original points (:func:`overlap_witness`).  A^T lam and
+  B^T mu are points of conv(A) and conv(B), so the witness proves dist(conv A, conv B) <= 1e-9 s
+  (plus a float64 rounding of the residual below 1e-13 s).  An interior-point "infeasible" that is
+  wrong (docs/directprobe.md, the MiniLM repro: hull distance 1.28e-3) has no such witness: no
+  convex combinations come closer than the true distance, whatever the solver says.
+  Where the witness comes from: in constraint generation, first the duals of the maximum-margin LP
+  just solved on the working set (at margin 0 they are convex weights that meet: no extra LP, and
+  most rejections end here); otherwise the witness LP (the Farkas alternative of (LP-1)) solved by
+  the *dual simplex*, a method independent of the interior point that made the claim.  Either is
+  polished in float64 on its support and then verified; only the verification counts.
+  If no witness verifies, (LP-1) is re-solved by the dual simplex (its plane is verified like any
+  other), then a witness on all points is tried, then Wolfe's algorithm decides (its iterate z is
+  a witness when ||z|| <= 1e-9 s, its lower bound a verified separating direction otherwise);
+  only when all of these fail is :class:`HullSolverError` raised -- the code never guesses.
+
+So: hulls further apart than 1e-9 x s are never reported overlapping, hulls that meet are never
+reported separated, and hulls closer than 1e-9 x s (below float resolution of the LPs) may get
+either verdict, each with its certificate.
 """
 from __future__ import annotations
 
@@ -41,9 +63,11 @@ from scipy.optimize import linprog
 
 from ftgeo.errors import FtgeoError
 
-__all__ = ["separate", "lp_separate", "lp_max_margin", "overlaps", "min_norm_point", "hull_distance", "svm_direction", "SEP_RTOL"]
+__all__ = ["separate", "lp_separate", "lp_max_margin", "overlaps", "overlap_witness", "min_norm_point",
+           "hull_distance", "svm_direction", "SEP_RTOL", "OVERLAP_RTOL", "HullSolverError"]
 
 SEP_RTOL = 1e-12
+OVERLAP_RTOL = 1e-9     # an overlap witness must bring the hulls within this x the data scale
 _INIT_WORKING = 48      # initial working-set size per side for constraint generation
 _MARGIN_EPS = 1e-6     # box-norm margin (whitened units) below which the subset goes to (LP-1)
 _GROW = 48              # points added per side per round, at least (then as many as the side already has:
@@ -51,7 +75,11 @@ _GROW = 48              # points added per side per round, at least (then as man
 
 
 class HullSolverError(FtgeoError, RuntimeError):
-    """HiGHS returned neither 'feasible' nor 'infeasible' (numerical trouble)."""
+    """HiGHS returned neither 'feasible' nor 'infeasible' (numerical trouble), or no verdict could be certified."""
+
+
+def _scale_of(A: np.ndarray, B: np.ndarray) -> float:
+    return max(float(np.abs(A).max(initial=0.0)), float(np.abs(B).max(initial=0.0)), 1e-300)
 
 
 def _verify(A: np.ndarray, B: np.ndarray, w: np.ndarray, scale: float):
@@ -93,12 +121,14 @@ def _whiten(A: np.ndarray, B: np.ndarray):
     return Uk[:nA], Uk[nA:], back
 
 
-def _linprog(c, A_ub, b_ub, bounds):
+def _linprog(c, A_ub, b_ub, bounds, method: str = "highs-ipm"):
     """HiGHS interior point (with crossover; ~1.7x faster than the simplex on these dense LPs), then
-    the dual simplex without presolve on numerical trouble.  Returns the OptimizeResult (status 0 or 2)."""
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ipm")
-    if res.status in (0, 2):
-        return res
+    the dual simplex without presolve on numerical trouble.  Returns the OptimizeResult (status 0 or 2).
+    ``method="highs-ds"`` uses the dual simplex (without presolve) only."""
+    if method == "highs-ipm":
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ipm")
+        if res.status in (0, 2):
+            return res
     res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ds", options={"presolve": False})
     if res.status in (0, 2):
         return res
@@ -106,12 +136,14 @@ def _linprog(c, A_ub, b_ub, bounds):
                           "check the data for extreme values or rescale it.")
 
 
-def lp_separate(A: np.ndarray, B: np.ndarray):
+def lp_separate(A: np.ndarray, B: np.ndarray, *, method: str = "highs-ipm"):
     """Solve (LP-1) on *all* rows of A and B with HiGHS, in the whitened coordinates of
     :func:`_whiten`.
 
     Returns a unit direction ``w`` (in the original coordinates) with min A w > max B w when
-    the LP is feasible, or ``None`` when it is infeasible (the hulls intersect).
+    the LP is feasible, or ``None`` when HiGHS calls it infeasible.  Neither answer is verified
+    here: callers check ``w`` with :func:`_verify` and an infeasibility with :func:`_certify_overlap`.
+    ``method``: "highs-ipm" (interior point, falling back to the dual simplex) or "highs-ds".
     """
     wh = _whiten(A, B)
     if wh is None:                            # every point is the same point: the hulls coincide
@@ -119,8 +151,131 @@ def lp_separate(A: np.ndarray, B: np.ndarray):
     UA, UB, back = wh
     r = UA.shape[1]
     A_ub = _slab_rows(UA, UB, margin_column=False)
-    res = _linprog(np.zeros(r + 1), A_ub, np.full(A_ub.shape[0], -1.0), (None, None))
+    res = _linprog(np.zeros(r + 1), A_ub, np.full(A_ub.shape[0], -1.0), (None, None), method)
     return None if res.status == 2 else back(res.x[:r])
+
+
+def overlap_witness(A: np.ndarray, B: np.ndarray):
+    """An overlap witness for conv(A) and conv(B): ``(lam, mu, gap)`` with lam >= 0, sum lam = 1,
+    mu >= 0, sum mu = 1 and ``gap = ||A^T lam - B^T mu||_2`` evaluated in float64 on the original
+    points; ``None`` when HiGHS finds no convex combinations that meet.
+
+    ``gap`` is an upper bound on dist(conv A, conv B) (up to the float64 rounding of the residual,
+    < 1e-13 x the data scale for the sizes used here): the caller compares it with a tolerance, so a
+    wrong solver answer can only cost time, never a wrong "overlap".  The LP
+
+        find lam, mu >= 0  with  U_A^T lam - U_B^T mu = 0,  1^T lam = 1,  1^T mu = 1      (LP-2)
+
+    (the Farkas alternative of (LP-1): exactly one of the two is feasible) is posed in the whitened
+    coordinates of :func:`_whiten` (an affine map: convex combinations map to convex combinations) and
+    solved by HiGHS's dual simplex.  Its basic solution is then polished: the equalities restricted to
+    its support are re-solved by least squares in float64 (HiGHS meets them to 1e-7 only), and the
+    polished weights are kept when they are non-negative and give the smaller gap.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    nA, nB = A.shape[0], B.shape[0]
+    wh = _whiten(A, B)
+    if wh is None:                            # every point is the same point
+        lam, mu = np.zeros(nA), np.zeros(nB)
+        lam[0] = mu[0] = 1.0
+        return lam, mu, float(np.linalg.norm(A[0] - B[0]))
+    UA, UB, _ = wh
+    r = UA.shape[1]
+    M = np.zeros((r + 2, nA + nB))
+    M[:r, :nA] = UA.T
+    M[:r, nA:] = -UB.T
+    M[r, :nA] = 1.0
+    M[r + 1, nA:] = 1.0
+    rhs = np.zeros(r + 2)
+    rhs[r:] = 1.0
+    res = linprog(np.zeros(nA + nB), A_eq=M, b_eq=rhs, bounds=(0, None), method="highs-ds")
+    if res.status != 0 or res.x is None:
+        return None
+    return _polish_witness(A, B, UA, UB, np.asarray(res.x, dtype=np.float64))
+
+
+def _polish_witness(A, B, UA, UB, x):
+    """(lam, mu, gap) from stacked weights ``x`` >= 0 (any positive scale per side) of the rows of A
+    and B, ``UA`` / ``UB`` the same rows in whitened coordinates: the better of ``x`` and its float64
+    polish (least squares on the support of the equalities of (LP-2)); None if a side has no weight."""
+    nA = A.shape[0]
+    r = UA.shape[1]
+    x = np.maximum(x, 0.0)
+    best = _weights_gap(A, B, x, nA)
+    S = np.flatnonzero(x > 0)
+    if best is None or S.size == 0:
+        return best
+    M = np.empty((r + 2, S.size))
+    inA = S < nA
+    M[:r, inA] = UA[S[inA]].T
+    M[:r, ~inA] = -UB[S[~inA] - nA].T
+    M[r] = inA
+    M[r + 1] = ~inA
+    rhs = np.zeros(r + 2)
+    rhs[r:] = 1.0
+    xs = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    if np.all(np.isfinite(xs)) and np.all(xs >= 0):
+        x2 = np.zeros_like(x)
+        x2[S] = xs
+        cand = _weights_gap(A, B, x2, nA)
+        if cand is not None and cand[2] < best[2]:
+            best = cand
+    return best
+
+
+def _weights_gap(A, B, x, nA):
+    """Normalised (lam, mu) from stacked non-negative weights x and their float64 residual norm."""
+    lam, mu = x[:nA].copy(), x[nA:].copy()
+    sa, sb = float(lam.sum()), float(mu.sum())
+    if not (sa > 0 and sb > 0 and np.isfinite(sa) and np.isfinite(sb)):
+        return None
+    lam /= sa
+    mu /= sb
+    ia, ib = np.flatnonzero(lam), np.flatnonzero(mu)
+    gap = float(np.linalg.norm(lam[ia] @ A[ia] - mu[ib] @ B[ib]))
+    return lam, mu, gap
+
+
+def _certify_overlap(A: np.ndarray, B: np.ndarray, sub, scale: float, stats: dict | None):
+    """Called when an LP said "overlap" (infeasible) for the rows ``sub = (rows of A, rows of B)``
+    (None: all rows).  Returns None when an overlap witness verifies (the hulls are within
+    ``OVERLAP_RTOL`` x scale), or ``(w, lo, hi)`` when the hulls are proved disjoint after all; raises
+    :class:`HullSolverError` when neither can be certified.  See the module docstring for the order."""
+    tol = OVERLAP_RTOL * scale
+
+    def count(key):
+        if stats is not None:
+            stats[key] = stats.get(key, 0) + 1
+
+    As, Bs = (A, B) if sub is None else (A[sub[0]], B[sub[1]])
+    count("overlap_witness_lp")
+    wit = overlap_witness(As, Bs)
+    if wit is not None and wit[2] <= tol:
+        return None
+    # the interior point's "infeasible" is not confirmed: a second method on every point
+    count("overlap_unconfirmed")
+    w = lp_separate(A, B, method="highs-ds")
+    if w is not None:
+        ok, lo, hi, _, _ = _verify(A, B, w, scale)
+        if ok:
+            return w, lo, hi
+    if sub is not None:
+        wit = overlap_witness(A, B)
+        if wit is not None and wit[2] <= tol:
+            return None
+    # the slow exact route: Wolfe's algorithm to convergence (a witness, or a verified direction)
+    dist, lower, z = min_norm_point(A, B)
+    if dist <= tol:
+        return None
+    if lower > 0 and dist > 0:
+        ok, lo, hi, _, _ = _verify(A, B, z / dist, scale)
+        if ok:
+            return z / dist, lo, hi
+    raise HullSolverError(
+        f"could not certify overlap or separation of two point sets ({A.shape[0]} and {B.shape[0]} points): "
+        f"no overlap witness within {tol:.3g}, and no verified separating direction (Wolfe distance {dist:.3g}, "
+        f"lower bound {lower:.3g}); check the data for extreme values or rescale it.")
 
 
 def _slab_rows(UA: np.ndarray, UB: np.ndarray, *, margin_column: bool) -> np.ndarray:
@@ -137,18 +292,21 @@ def _slab_rows(UA: np.ndarray, UB: np.ndarray, *, margin_column: bool) -> np.nda
     return A_ub
 
 
-def lp_max_margin(UA: np.ndarray, UB: np.ndarray):
+def lp_max_margin(UA: np.ndarray, UB: np.ndarray, *, duals: bool = False):
     """The widest strictly separating slab in the box norm: max t s.t. w.a - b >= t (a in UA),
     w.y - b <= -t (y in UB), |w_i| <= 1 (which bounds t), for points already in whitened
     coordinates (:func:`_whiten` of the *whole* sets, so every round of :func:`separate` measures
     margins in the same geometry).
 
-    Returns ``(w, t)`` in those coordinates (``t > 0`` iff the LP says the hulls are disjoint).
+    Returns ``(w, t)`` in those coordinates (``t > 0`` iff the LP says the hulls are disjoint), with
+    ``duals=True`` also the stacked dual weights ``nu`` >= 0 of the slab rows (or None).
     Only a *working-set generator* for :func:`separate`: unlike the zero-objective (LP-1), whose
     answer is an arbitrary vertex of the feasible set, a maximum-margin plane of a subset is held
     up by its support points and usually separates the whole sets too, so constraint generation
     needs a few rounds, not tens.  Decisions never rest on ``t``: "separated" is verified in float64
-    on the original points and "overlap" comes from (LP-1).
+    on the original points and "overlap" needs an overlap witness.  The duals are a candidate one:
+    sum nu_A = sum nu_B = 1/2 and ||U_A^T nu_A - U_B^T nu_B||_1 = t (LP duality with the box), so at
+    t = 0 the weights 2 nu are convex combinations that meet.
     """
     r = UA.shape[1]
     A_ub = _slab_rows(UA, UB, margin_column=True)     # variables: w (r), b, t
@@ -156,22 +314,29 @@ def lp_max_margin(UA: np.ndarray, UB: np.ndarray):
     c[r + 1] = -1.0
     res = _linprog(c, A_ub, np.zeros(A_ub.shape[0]), [(-1.0, 1.0)] * r + [(None, None), (None, None)])
     if res.status != 0:
-        return None, 0.0
-    return res.x[:r], float(res.x[r + 1])
+        return (None, 0.0, None) if duals else (None, 0.0)
+    if not duals:
+        return res.x[:r], float(res.x[r + 1])
+    marg = getattr(getattr(res, "ineqlin", None), "marginals", None)
+    nu = None if marg is None else -np.asarray(marg, dtype=np.float64)
+    return res.x[:r], float(res.x[r + 1]), nu
 
 
 def lp_separates(A: np.ndarray, B: np.ndarray) -> bool:
-    """(LP-1) on all points, no working set, plus the float64 verification: the slow reference test."""
+    """(LP-1) on all points, no working set, plus the float64 verification of "separated" and the
+    overlap certificate of :func:`_certify_overlap` for "overlap": the slow reference test."""
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    scale = _scale_of(A, B)
     w = lp_separate(A, B)
-    if w is None:
-        return False
-    scale = max(float(np.abs(A).max(initial=0.0)), float(np.abs(B).max(initial=0.0)), 1e-300)
-    return bool(_verify(A, B, w, scale)[0])
-
+    if w is not None and _verify(A, B, w, scale)[0]:
+        return True
+    return _certify_overlap(A, B, None, scale, None) is not None
 
 
 def _separate_all(A, B, scale, stats):
-    """One LP on every point of A and B, kept only if the hyperplane verifies: (w, lo, hi) or None."""
+    """One LP on every point of A and B, kept only if the hyperplane verifies: (w, lo, hi) or None
+    (an unverified plane or an infeasible LP: "overlap" still to be certified)."""
     if stats is not None:
         stats["lp"] = stats.get("lp", 0) + 1
     w = lp_separate(A, B)
@@ -181,7 +346,7 @@ def _separate_all(A, B, scale, stats):
     return (w, lo, hi) if ok else None
 
 def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stats: dict | None = None,
-             seed_rows: tuple | None = None):
+             seed_rows: tuple | None = None, certify: bool = True):
     """Exact strict-separability test with constraint generation (see the module docstring).
 
     Returns ``(w, lo, hi)`` with unit ``w`` and ``lo = min_a w.a > hi = max_y w.y`` when
@@ -191,23 +356,42 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
     joins the initial working set (e.g. the support of a Wolfe run that nearly reached 0: when
     the hulls meet, those points usually already form an infeasible subset, so a rejection costs
     one LP instead of several growing rounds; the answer is the same either way).
+
+    Both answers are certified: ``(w, lo, hi)`` is verified in float64 on every point, and ``None``
+    only comes with an overlap witness on the subset the LP called infeasible (a subset's hulls
+    within ``OVERLAP_RTOL`` x scale of each other, hence the sets' hulls too), see
+    :func:`_certify_overlap`.  ``certify=False`` skips the witness for callers that act only on
+    "separated" (an uncertified ``None`` then means "not shown separated").
     """
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
+    scale = _scale_of(A, B)
+    res, sub = _separate_lp(A, B, w0, scale, stats, seed_rows)
+    if res is not None or not certify or sub is _CERTIFIED:
+        return res
+    return _certify_overlap(A, B, sub, scale, stats)
+
+
+_CERTIFIED = ("certified",)     # _separate_lp: "overlap", with a verified witness already
+
+
+def _separate_lp(A, B, w0, scale, stats, seed_rows):
+    """Constraint generation: ``((w, lo, hi), None)`` verified, ``(None, _CERTIFIED)`` overlap with a
+    verified witness (the margin LP's duals), or ``(None, sub)`` when an LP called the rows
+    ``sub = (rows of A, rows of B)`` (None: all rows) infeasible -- not yet certified."""
     nA, nB = A.shape[0], B.shape[0]
-    scale = max(float(np.abs(A).max(initial=0.0)), float(np.abs(B).max(initial=0.0)), 1e-300)
     if w0 is None:
         w0 = A.mean(axis=0) - B.mean(axis=0)
     nrm0 = float(np.linalg.norm(w0))
     if nrm0 > 0:
         ok, lo, hi, pa, pb = _verify(A, B, w0 / nrm0, scale)
         if ok:
-            return w0 / nrm0, lo, hi
+            return (w0 / nrm0, lo, hi), None
     else:
         pa = np.zeros(nA)
         pb = np.zeros(nB)
     if nA + nB <= 2 * _INIT_WORKING:
-        return _separate_all(A, B, scale, stats)
+        return _separate_all(A, B, scale, stats), None
     inA = np.zeros(nA, dtype=bool)
     inB = np.zeros(nB, dtype=bool)
     inA[np.argsort(pa, kind="stable")[:_INIT_WORKING]] = True
@@ -217,23 +401,30 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
         inB[np.asarray(seed_rows[1], dtype=np.int64)] = True
     wh = _whiten(A, B)
     if wh is None:                            # every point is the same point: the hulls coincide
-        return None
+        return None, None
     UA, UB, back = wh
     while True:
         if stats is not None:
             stats["lp"] = stats.get("lp", 0) + 1
-        wk, t = lp_max_margin(UA[inA], UB[inB])
+        wk, t, nu = lp_max_margin(UA[inA], UB[inB], duals=True)
         w = back(wk) if wk is not None else None
         if w is None or t <= _MARGIN_EPS:
-            # no clear margin on the subset: the feasibility LP (LP-1) decides, as in the reference
+            # no clear margin on the subset.  When its hulls meet, the margin LP's duals already are an
+            # overlap witness (free: verified in float64 like any other); else (LP-1) decides, as in the reference
+            if nu is not None and nu.size == int(inA.sum() + inB.sum()):
+                wit = _polish_witness(A[inA], B[inB], UA[inA], UB[inB], nu)
+                if wit is not None and wit[2] <= OVERLAP_RTOL * scale:
+                    if stats is not None:
+                        stats["overlap_witness_dual"] = stats.get("overlap_witness_dual", 0) + 1
+                    return None, _CERTIFIED
             if stats is not None:
                 stats["lp"] += 1
             w = lp_separate(A[inA], B[inB])
-            if w is None:
-                return None                   # a subset's hulls intersect => the sets' hulls do
+            if w is None:                     # a subset's hulls intersect => the sets' hulls do
+                return None, (np.flatnonzero(inA), np.flatnonzero(inB))
         ok, lo, hi, pa, pb = _verify(A, B, w, scale)
         if ok:
-            return w, lo, hi
+            return (w, lo, hi), None
         # points of A below the working set's worst A-point / of B above its worst B-point: the
         # violators and every point inside the subset's margin band (adding only the violators
         # made hard pairs crawl, a few points per LP, tens of rounds)
@@ -244,8 +435,8 @@ def separate(A: np.ndarray, B: np.ndarray, w0: np.ndarray | None = None, *, stat
         if va.size == 0 and vb.size == 0:
             # the working set itself is not verified separated (numerical resolution): decide on all points
             if inA.all() and inB.all():
-                return None
-            return _separate_all(A, B, scale, stats)
+                return None, None
+            return _separate_all(A, B, scale, stats), None
         grow_a = max(_GROW, int(inA.sum()))
         grow_b = max(_GROW, int(inB.sum()))
         if va.size > grow_a:

@@ -14,7 +14,9 @@ cluster with a different label.  Stop when no pair can be merged.  A rejected pa
 tried again (as in the paper's code).
 
 Exact overlap test: conv(P) and conv(Q) intersect iff P and Q are not strictly linearly
-separable, decided by an LP with HiGHS (see :mod:`ftgeo.analysis._hull`).
+separable, decided by an LP with HiGHS (see :mod:`ftgeo.analysis._hull`).  Both verdicts are
+certified in float64: "separated" by a verified separating direction, "overlap" by an overlap
+witness (convex combinations of P and Q within 1e-9 x the data scale of each other).
 
 What it reports (as in the paper and its code, ``Analyzer``):
 
@@ -79,6 +81,14 @@ def hulls_overlap(A, B) -> bool:
     """True iff conv(A) and conv(B) intersect, decided exactly by an LP (Zhou & Srikumar 2021: overlap = not linearly separable).
 
     Identical points in A and B, or any point of one inside the other's hull, count as overlap.
+    Both answers are certified (:func:`ftgeo.analysis._hull.separate`): False comes with a direction
+    w verified in float64 to give min_A w.x > max_B w.y; True with an overlap witness, weights
+    lam, mu >= 0 summing to 1 with ||A^T lam - B^T mu|| <= 1e-9 x max|entry| checked in float64
+    (found by the dual simplex on the Farkas alternative LP, not by the interior point whose
+    "infeasible" it confirms).  A solver's wrong "infeasible" cannot produce True: no convex
+    combinations of two sets come closer than their hull distance (1.28e-3 on the repro in
+    tests/data/directprobe_false_overlap.npz, which is now False).  Hulls closer than 1e-9 x scale
+    may get either answer; if neither can be certified, HullSolverError is raised.
     """
     A = check_features(A, "A")
     B = check_features(B, "B")
@@ -88,7 +98,8 @@ def hulls_overlap(A, B) -> bool:
 
 
 def hull_distance(A, B) -> float:
-    """Distance between conv(A) and conv(B) = 2 x the hard-margin linear-SVM margin (paper Eq. 2); 0 if they meet."""
+    """Distance between conv(A) and conv(B) = 2 x the hard-margin linear-SVM margin (paper Eq. 2); 0 if they
+    meet (a certified overlap, see :func:`hulls_overlap`: then the distance is at most 1e-9 x max|entry|)."""
     A = check_features(A, "A")
     B = check_features(B, "B")
     if A.shape[1] != B.shape[1]:
@@ -252,7 +263,8 @@ class _Merger:
         self.label_dir: dict[tuple, np.ndarray] = {}                    # (a, b), a < b: best direction a vs b
         self.stats = {"merges": 0, "rejected": 0, "label_pairs_certified": 0, "label_pair_lps": 0, "label_pruned": 0,
                       "candidates": 0, "ball_pruned": 0, "mean_dir_pruned": 0,
-                      "cache_pruned": 0, "wolfe_pruned": 0, "svm_pruned": 0, "lp_pairs": 0, "lp": 0, "knn_rebuilds": 0}
+                      "cache_pruned": 0, "wolfe_pruned": 0, "svm_pruned": 0, "lp_pairs": 0, "lp": 0, "knn_rebuilds": 0,
+                      "overlap_witness_dual": 0, "overlap_witness_lp": 0, "overlap_unconfirmed": 0}
         self.show_progress = show_progress
 
     # ------------------------------------------------------------------ neighbour lists
@@ -460,7 +472,8 @@ class _Merger:
             st = {}
             seeds = _seed_rows(XM, XO, support, near_miss)
             res = _hull.separate(XM, XO, z if nz > 0 else W[t], stats=st, seed_rows=seeds)
-            self.stats["lp"] += st.get("lp", 0)
+            for key, cnt in st.items():           # LPs, overlap witnesses, unconfirmed "infeasible"s
+                self.stats[key] = self.stats.get(key, 0) + cnt
             if res is None:
                 return False
             pending[o] = res[0]

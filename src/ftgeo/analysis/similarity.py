@@ -31,15 +31,34 @@ References
 
 Numerical choices (documented here once):
 
-* Everything accumulates in float64.
-* A constant representation (every row the same after centring) has no similarity defined:
-  the pairwise functions raise :class:`~ftgeo.errors.ValidationError`; the layer matrix puts NaN
-  in that layer's row/column and warns (a BERT ``cls`` layer 0 is constant by construction).
-* Biased CKA lies in [0, 1] (Cauchy-Schwarz on the Frobenius inner product of centred Grams).
-  Debiased / minibatch CKA is <= 1 too (the U-centred inner product is an inner product) but
-  its numerator is an unbiased estimate of a non-negative quantity and can be slightly
-  negative for unrelated representations. We do **not** clip: clipping would bias the
-  estimator that debiasing is there to remove. Negative values mean "no detectable similarity".
+* Everything accumulates in float64.  Centring is two-pass (subtract the mean, then the mean of
+  the residual) and a column whose entries are all equal becomes exactly 0.
+* A constant representation has no similarity defined.  "Constant" is scale-aware: X is constant
+  up to rounding when ``||X - mean||_F <= 16 eps sqrt(n) ||X||_F`` (eps = 2^-52; the mean of n
+  equal values is off by about eps sqrt(n) of them, so e.g. ``np.full((n, d), 0.1)`` is constant
+  although 0.1 is not representable).  The pairwise functions raise
+  :class:`ConstantRepresentationError` (a :class:`~ftgeo.errors.ValidationError`); the layer matrix
+  puts NaN in that layer's row/column and warns, naming the layer (a BERT ``cls`` layer 0 is
+  constant by construction).  ``standardize`` applies the same test per column (such a column
+  becomes 0 instead of rounding noise blown up to unit variance).
+* The debiased estimator can be 0/0 on a representation that is not constant: HSIC_1(K, K) =
+  ||U(K)||_F^2 / (n (n - 3)) is 0 whenever U-centring removes K entirely (K_ij = a_i + a_j off the
+  diagonal), e.g. for two distinct rows, one of them a single row.  Its computed value is then
+  rounding noise and the ratio anything (1.0-3.9 was observed).  The self-similarity counts as 0
+  when it is not resolved: in the feature form (a difference of terms of size T =
+  ||X^T X||_F^2 + n/(n-2) ||r||^2 + (sum r)^2/((n-1)(n-2)), r the row norms squared) when it is
+  <= 1024 (n + d) eps T; in the Gram form when ||U(K)||_F <= 32 (n + d) eps ||K~||_F (K~ = K with a
+  zero diagonal).  Observed rounding noise on such inputs stays below 0.4 (n + d) eps T.  Then the
+  pairwise functions raise :class:`ConstantRepresentationError`, the layer matrix writes NaN and warns.
+* Bounds.  Biased CKA lies in [0, 1] (Cauchy-Schwarz on the Frobenius inner product of centred
+  Grams, and <H K H, H L H> >= 0 as both are PSD).  Debiased / minibatch CKA lies in [-1, 1]
+  (Cauchy-Schwarz for the U-centred inner product); its numerator is an unbiased estimate of a
+  non-negative quantity and can be slightly negative for unrelated representations.  We do **not**
+  clip values inside the bound: clipping would bias the estimator that debiasing is there to
+  remove.  Negative values mean "no detectable similarity".  A computed value outside the bound
+  by no more than its rounding-error estimate (4 (n + d) eps times the magnitudes involved, see
+  :func:`_bounded`) is set to the bound (e.g. 1.0000000000000002 for X = Y becomes 1.0); a value
+  outside by more is treated as unresolved (NaN / the error), never returned.
 * The unbiased estimator divides by n - 3: it needs n >= 4 examples (per minibatch).
 """
 from __future__ import annotations
@@ -63,30 +82,60 @@ __all__ = [
     "layer_cka_matrix", "layer_cka_matrices", "LayerCKA", "ConstantRepresentationError",
 ]
 
-_CONST_RTOL = 1e-10
+_EPS = float(np.finfo(np.float64).eps)
+_CONST_FACTOR = 16.0        # constant up to rounding: ||X - mean||_F <= 16 eps sqrt(n) ||X||_F
+_FEAT_RESOLVE = 1024.0      # debiased feature form: self-similarity resolved above 1024 (n + d) eps T
+_GRAM_RESOLVE = 32.0        # Gram form: ||U(K)||_F (or ||H K H||_F) resolved above 32 (n + d) eps ||K||_F
+_ERR_FACTOR = 4.0           # rounding-error estimate of a ratio: 4 (n + d) eps x (magnitudes / values)
 
 
 class ConstantRepresentationError(ValidationError):
-    """A representation with zero variance after centring: CKA is 0/0 there."""
+    """A representation with zero variance after centring (up to rounding), or whose debiased
+    self-similarity is 0 up to rounding: CKA is 0/0 there."""
 
 
 # ----------------------------------------------------------------------------- building blocks
 def center(X: np.ndarray) -> np.ndarray:
-    """Column-centre ``X`` in float64 (subtract each feature's mean)."""
+    """Column-centre ``X`` in float64 (subtract each feature's mean).
+
+    Two passes (the second removes the rounding error of the first mean), and a column whose
+    entries are all equal becomes exactly 0 (its mean is not representable in general).
+    """
     X = np.asarray(X, dtype=np.float64)
-    return X - X.mean(axis=0, keepdims=True)
+    Xc = X - X.mean(axis=0, keepdims=True)
+    if Xc.shape[0] == 0:
+        return Xc
+    const = (Xc == Xc[:1]).all(axis=0)
+    Xc -= Xc.mean(axis=0, keepdims=True)
+    if const.any():
+        Xc[:, const] = 0.0
+    return Xc
+
+
+def _const_tol(n: int) -> float:
+    """Relative size of a centred representation below which it is constant up to rounding."""
+    return _CONST_FACTOR * _EPS * math.sqrt(max(n, 1))
 
 
 def standardize_features(X: np.ndarray) -> np.ndarray:
     """z-score every dimension (float64); zero-variance dimensions become 0.
 
     With one rogue dimension of huge variance (Timkey & van Schijndel 2021) linear CKA is
-    dominated by that dimension; standardizing first weighs every dimension equally.
+    dominated by that dimension; standardizing first weighs every dimension equally.  A dimension
+    is zero-variance when it is constant up to rounding (``||x - mean|| <= 16 eps sqrt(n) ||x||``):
+    dividing its rounding noise by its (noise) standard deviation would invent a unit-variance signal.
     """
+    X = np.asarray(X, dtype=np.float64)
     Xc = center(X)
+    return _standardize_centred(Xc, X)
+
+
+def _standardize_centred(Xc: np.ndarray, X: np.ndarray) -> np.ndarray:
+    n = Xc.shape[0]
     sd = Xc.std(axis=0, keepdims=True)
-    scale = np.where(sd > 0, sd, 1.0)
-    return Xc / scale
+    rms = np.sqrt(np.mean(X * X, axis=0, keepdims=True))
+    zero = ~(sd > _const_tol(n) * rms)
+    return np.where(zero, 0.0, Xc / np.where(zero, 1.0, sd))
 
 
 def gram_linear(X: np.ndarray) -> np.ndarray:
@@ -182,21 +231,21 @@ def _prep_pair(X, Y, standardize: bool):
     X = check_features(X, "X", min_samples=2)
     Y = check_features(Y, "Y", min_samples=2)
     check_same_rows(X, Y)
-    if standardize:
-        X, Y = standardize_features(X), standardize_features(Y)
-    else:
-        X, Y = center(X), center(Y)
+    out = []
     for A, name in ((X, "X"), (Y, "Y")):
-        if _is_constant(A):
+        Ac = center(A)
+        if _is_constant(A, Ac):
             raise ConstantRepresentationError(
-                f"{name} is constant (every row is the same after centring), so CKA is 0/0 and undefined; "
-                "drop this layer (e.g. a 'cls'-pooled embedding layer) or check the extraction.")
-    return X, Y
+                f"{name} is constant (every row is the same after centring, up to rounding), so CKA is 0/0 and "
+                "undefined; drop this layer (e.g. a 'cls'-pooled embedding layer) or check the extraction.")
+        out.append(_standardize_centred(Ac, A) if standardize else Ac)
+    return out[0], out[1]
 
 
-def _is_constant(Xc: np.ndarray, scale: float | None = None) -> bool:
+def _is_constant(X: np.ndarray, Xc: np.ndarray) -> bool:
+    """True when ``Xc`` (``X`` centred) is 0 up to rounding: ||Xc||_F <= 16 eps sqrt(n) ||X||_F."""
     norm = float(np.linalg.norm(Xc))
-    return norm == 0.0 or (scale is not None and norm <= _CONST_RTOL * scale)
+    return norm == 0.0 or norm <= _const_tol(X.shape[0]) * float(np.linalg.norm(X))
 
 
 def _debiased_dot(xty_sq: float, rows_x: np.ndarray, rows_y: np.ndarray, nx: float, ny: float, n: int) -> float:
@@ -204,26 +253,91 @@ def _debiased_dot(xty_sq: float, rows_x: np.ndarray, rows_y: np.ndarray, nx: flo
     return xty_sq - n / (n - 2.0) * float(rows_x @ rows_y) + nx * ny / ((n - 1.0) * (n - 2.0))
 
 
+def _debiased_mag(xty_sq: float, rows_x: np.ndarray, rows_y: np.ndarray, nx: float, ny: float, n: int) -> float:
+    """The magnitude T of the terms :func:`_debiased_dot` cancels: its rounding error is about (n + d) eps T."""
+    return abs(xty_sq) + n / (n - 2.0) * abs(float(rows_x @ rows_y)) + abs(nx * ny) / ((n - 1.0) * (n - 2.0))
+
+
+_UNRESOLVED = ("{name} has zero debiased self-similarity up to rounding (HSIC_1(K, K) = ||U(K)||^2 / (n (n - 3)) "
+               "is below the float64 resolution of its terms; e.g. every row but one is the same), so debiased "
+               "CKA is 0/0 and undefined; use debiased=False or more varied examples.")
+
+
+def _resolved(self_sim: float, mag: float, n: int, d: int, form: str) -> bool:
+    """Is a (debiased or Gram) self-similarity distinguishable from 0 given the rounding of its terms?
+
+    ``form="features"``: self_sim = n (n - 3) HSIC_1 from :func:`_debiased_dot`, mag = its T;
+    resolved when self_sim > 1024 (n + d) eps T.  ``form="gram"``: self_sim = ||G||_F^2 of the
+    centred / U-centred Gram G, mag = ||K~||_F^2 of the Gram it came from; resolved when
+    ||G||_F > 32 (n + d) eps ||K~||_F.
+    """
+    if not (self_sim > 0.0 and math.isfinite(self_sim)):
+        return False
+    if form == "features":
+        return self_sim > _FEAT_RESOLVE * (n + d) * _EPS * mag
+    return math.sqrt(self_sim) > _GRAM_RESOLVE * (n + d) * _EPS * math.sqrt(mag)
+
+
+def _bounded(xy: float, xx: float, yy: float, *, lower: float, err: float) -> float:
+    """xy / sqrt(xx yy) for resolved xx, yy > 0, inside [lower, 1]: an excursion of at most ``err``
+    (the rounding-error estimate) is set to the bound; a larger one gives NaN (unresolved)."""
+    v = xy / math.sqrt(xx * yy)
+    if v > 1.0:
+        return 1.0 if v - 1.0 <= err else float("nan")
+    if v < lower:
+        return lower if lower - v <= err else float("nan")
+    return v
+
+
+def _feature_err(n: int, d: int, mx: float, my: float, xx: float, yy: float) -> float:
+    """Rounding-error estimate of a debiased feature-form ratio (magnitudes mx, my of xx, yy)."""
+    rx, ry = mx / xx, my / yy
+    return _ERR_FACTOR * (n + d) * _EPS * (math.sqrt(rx * ry) + 0.5 * (rx + ry))
+
+
+def _gram_err(n: int) -> float:
+    """Rounding-error estimate of a Gram-form ratio (Cauchy-Schwarz holds for the computed Grams;
+    only the n^2-term inner products round)."""
+    return _ERR_FACTOR * (n * n + n) * _EPS
+
+
 def linear_cka_features(X: np.ndarray, Y: np.ndarray, *, debiased: bool = False) -> float:
     """Linear CKA in feature space (Kornblith et al. 2019, Eq. 5) on already centred float64 X, Y.
 
     Costs O(n d_x d_y): the natural form when n > d. With ``debiased=True`` each Frobenius
     product is replaced by n (n - 3) HSIC_1 (Song et al. 2012, Eq. 5), written with row norms so
-    no n x n matrix is formed.
+    no n x n matrix is formed.  Raises :class:`ConstantRepresentationError` when X or Y is 0 or
+    (debiased) has a self-similarity that is 0 up to rounding; see the module notes for the bound.
     """
     n = X.shape[0]
+    dx, dy = X.shape[1], Y.shape[1]
+    d = max(dx, dy)
     xty = float(np.linalg.norm(X.T @ Y) ** 2)
     xtx = float(np.linalg.norm(X.T @ X) ** 2)
     yty = float(np.linalg.norm(Y.T @ Y) ** 2)
-    if debiased:
-        _need_n(n, 4, "debiased CKA")
-        rx = np.einsum("ij,ij->i", X, X)
-        ry = np.einsum("ij,ij->i", Y, Y)
-        sx, sy = float(rx.sum()), float(ry.sum())
-        xty = _debiased_dot(xty, rx, ry, sx, sy, n)
-        xtx = _debiased_dot(xtx, rx, rx, sx, sx, n)
-        yty = _debiased_dot(yty, ry, ry, sy, sy, n)
-    return _ratio(xty, xtx, yty)
+    if not debiased:
+        _ratio(xty, xtx, yty)                         # raises when X or Y is 0
+        return _checked(_bounded(xty, xtx, yty, lower=0.0, err=_ERR_FACTOR * (n + d) * _EPS))
+    _need_n(n, 4, "debiased CKA")
+    rx = np.einsum("ij,ij->i", X, X)
+    ry = np.einsum("ij,ij->i", Y, Y)
+    sx, sy = float(rx.sum()), float(ry.sum())
+    mx = _debiased_mag(xtx, rx, rx, sx, sx, n)
+    my = _debiased_mag(yty, ry, ry, sy, sy, n)
+    xy = _debiased_dot(xty, rx, ry, sx, sy, n)
+    xx = _debiased_dot(xtx, rx, rx, sx, sx, n)
+    yy = _debiased_dot(yty, ry, ry, sy, sy, n)
+    for val, mag, dim, name in ((xx, mx, dx, "X"), (yy, my, dy, "Y")):
+        if not _resolved(val, mag, n, dim, "features"):
+            raise ConstantRepresentationError(_UNRESOLVED.format(name=name))
+    return _checked(_bounded(xy, xx, yy, lower=-1.0, err=_feature_err(n, d, mx, my, xx, yy)))
+
+
+def _checked(v: float) -> float:
+    if math.isnan(v):
+        raise ConstantRepresentationError("the CKA estimate fell outside its bound by more than its rounding error "
+                                          "(an unresolved 0/0); check for (nearly) constant layers.")
+    return v
 
 
 def _ratio(xy: float, xx: float, yy: float) -> float:
@@ -234,11 +348,37 @@ def _ratio(xy: float, xx: float, yy: float) -> float:
     return xy / den
 
 
+def _gram_mag(K: np.ndarray) -> float:
+    """||K~||_F^2: the Gram without its diagonal (what centring / U-centring works from)."""
+    return float(np.vdot(K, K)) - float(np.sum(np.diag(K) ** 2))
+
+
 def cka_gram(K: np.ndarray, L: np.ndarray, *, debiased: bool = False) -> float:
-    """CKA of two Gram matrices (Kornblith et al. 2019, Eq. 4; HSIC_1 of Song et al. 2012 if ``debiased``)."""
+    """CKA of two Gram matrices (Kornblith et al. 2019, Eq. 4; HSIC_1 of Song et al. 2012 if ``debiased``).
+
+    Raises :class:`ConstantRepresentationError` when a centred (U-centred) Gram is 0 up to rounding
+    (``||G||_F <= 32 (n + d) eps ||K~||_F``, with d = n here); the result lies in [0, 1] (biased) or
+    [-1, 1] (debiased), see the module notes.
+    """
+    return _cka_gram(K, L, debiased, ("K", "L"), None)
+
+
+def _cka_gram(K, L, debiased: bool, names, dims: tuple | None) -> float:
+    """CKA of two Grams with the resolution rule and the bound; ``dims`` = the feature counts
+    (d_x, d_y) behind K and L (None: n)."""
     Kc = center_gram(K, unbiased=debiased)
     Lc = center_gram(L, unbiased=debiased)
-    return _ratio(float(np.vdot(Kc, Lc)), float(np.vdot(Kc, Kc)), float(np.vdot(Lc, Lc)))
+    n = Kc.shape[0]
+    dims = (n, n) if dims is None else dims
+    xx, yy = float(np.vdot(Kc, Kc)), float(np.vdot(Lc, Lc))
+    for val, G, d, name in ((xx, K, dims[0], names[0]), (yy, L, dims[1], names[1])):
+        if not _resolved(val, _gram_mag(np.asarray(G, dtype=np.float64)), n, d, "gram"):
+            if debiased:
+                raise ConstantRepresentationError(_UNRESOLVED.format(name=name))
+            raise ConstantRepresentationError(f"the centred Gram of {name} is 0 up to rounding (a constant "
+                                              "representation), so CKA is 0/0 and undefined.")
+    v = _bounded(float(np.vdot(Kc, Lc)), xx, yy, lower=-1.0 if debiased else 0.0, err=_gram_err(n))
+    return _checked(v)
 
 
 def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, standardize: bool = False,
@@ -251,18 +391,21 @@ def cka(X, Y, *, kernel: str = "linear", debiased: bool = False, standardize: bo
     sigma = ``threshold`` x median distance. ``debiased`` uses HSIC_1 (needs n >= 4).
     ``standardize`` z-scores every dimension first (see module notes on rogue dimensions).
 
-    Raises :class:`ConstantRepresentationError` (a ValidationError) for a constant X or Y.
+    Raises :class:`ConstantRepresentationError` (a ValidationError) for a constant X or Y (up to
+    rounding), or, with ``debiased``, when a debiased self-similarity is 0 up to rounding (0/0).
+    The value is in [0, 1] (biased) or [-1, 1] (debiased); see the module notes.
     """
     check_in(kernel, KERNELS, "kernel")
     X, Y = _prep_pair(X, Y, standardize)
     n = X.shape[0]
     if debiased:
         _need_n(n, 4, "debiased CKA")
+    dims = (X.shape[1], Y.shape[1])
     if kernel == "rbf":
-        return cka_gram(gram_rbf(X, threshold), gram_rbf(Y, threshold), debiased=debiased)
-    if n > max(X.shape[1], Y.shape[1]):
+        return _cka_gram(gram_rbf(X, threshold), gram_rbf(Y, threshold), debiased, ("X", "Y"), dims)
+    if n > max(dims):
         return linear_cka_features(X, Y, debiased=debiased)
-    return cka_gram(gram_linear(X), gram_linear(Y), debiased=debiased)
+    return _cka_gram(gram_linear(X), gram_linear(Y), debiased, ("X", "Y"), dims)
 
 
 def minibatch_cka(X, Y, *, batch_size: int = 1024, kernel: str = "linear", threshold: float = 1.0,
@@ -272,20 +415,31 @@ def minibatch_cka(X, Y, *, batch_size: int = 1024, kernel: str = "linear", thres
     Memory is O(batch_size^2) whatever n is. A last batch smaller than 4 examples is merged into
     the previous one. With ``batch_size >= n`` this is exactly the debiased CKA. For the RBF
     kernel the bandwidth is set per minibatch. ``standardize`` uses the full-data statistics.
+    Raises :class:`ConstantRepresentationError` when X or Y is constant (up to rounding) or its
+    summed HSIC_1 self-similarity is 0 up to rounding (the Gram-form rule of the module notes,
+    with the summed ||K~||_F^2 of the batches); the value lies in [-1, 1].
     """
     check_in(kernel, KERNELS, "kernel")
     X, Y = _prep_pair(X, Y, standardize)
     idx = _batches(X.shape[0], batch_size, shuffle, random_state)
-    xy = xx = yy = 0.0
+    xy = xx = yy = mx = my = 0.0
+    m_max = 4
     for b in idx:
-        Ku = u_center_gram(_gram(X[b], kernel, threshold))
-        Lu = u_center_gram(_gram(Y[b], kernel, threshold))
+        K = _gram(X[b], kernel, threshold)
+        L = _gram(Y[b], kernel, threshold)
+        Ku, Lu = u_center_gram(K), u_center_gram(L)
         m = len(b)
+        m_max = max(m_max, m)
         s = 1.0 / (m * (m - 3))
         xy += s * float(np.vdot(Ku, Lu))
         xx += s * float(np.vdot(Ku, Ku))
         yy += s * float(np.vdot(Lu, Lu))
-    return _ratio(xy, xx, yy)
+        mx += s * _gram_mag(K)
+        my += s * _gram_mag(L)
+    for val, mag, d, name in ((xx, mx, X.shape[1], "X"), (yy, my, Y.shape[1], "Y")):
+        if not _resolved(val, mag, m_max, d, "gram"):
+            raise ConstantRepresentationError(_UNRESOLVED.format(name=name))
+    return _checked(_bounded(xy, xx, yy, lower=-1.0, err=_gram_err(m_max)))
 
 
 def _gram(X, kernel, threshold):
@@ -299,7 +453,8 @@ def _batches(n: int, batch_size: int, shuffle: bool, random_state) -> list[np.nd
     order = check_random_state(random_state).permutation(n) if shuffle else np.arange(n)
     out = [order[i:i + batch_size] for i in range(0, n, batch_size)]
     if len(out) > 1 and len(out[-1]) < 4:
-        out[-2] = np.concatenate([out[-2], out.pop()])
+        last = out.pop()                      # (popping inside the assignment to out[-2] shifted the index)
+        out[-1] = np.concatenate([out[-1], last])
     return out
 
 
@@ -313,6 +468,9 @@ class _Stats:
     rows: np.ndarray | None = None   # row squared norms (debiased feature form)
     total: float = 0.0               # sum of rows
     constant: bool = False
+    mag: float = 0.0                 # magnitude of the terms behind self_sim (rounding scale)
+    d: int = 0                       # number of features
+    why: str | None = None           # None, or why this layer's CKA is undefined ("constant", "debiased", "rbf")
 
 
 class _Engine:
@@ -330,19 +488,29 @@ class _Engine:
 
     def prepare(self, X: np.ndarray) -> _Stats:
         X = check_features(X, "layer", min_samples=2)
-        scale = float(np.linalg.norm(X)) or 1.0
-        Xc = standardize_features(X) if self.standardize else center(X)
-        if _is_constant(Xc, scale):
-            return _Stats(Z=None, self_sim=0.0, constant=True)
+        d = X.shape[1]
+        Xc = center(X)
+        if _is_constant(X, Xc):
+            return _Stats(Z=None, self_sim=0.0, constant=True, d=d, why="constant")
+        if self.standardize:
+            Xc = _standardize_centred(Xc, X)
         if self.route == "features":
             Z = self._to(Xc)
             xtx = float(self._fro2(Z.T @ Z))
             if not self.debiased:
-                return _Stats(Z=Z, self_sim=xtx)
+                return _Stats(Z=Z, self_sim=xtx, d=d)
             rows = np.einsum("ij,ij->i", Xc, Xc)
             tot = float(rows.sum())
-            return _Stats(Z=Z, self_sim=_debiased_dot(xtx, rows, rows, tot, tot, self.n), rows=rows, total=tot)
-        K = _gram(Xc, self.kernel, self.threshold)
+            sim = _debiased_dot(xtx, rows, rows, tot, tot, self.n)
+            mag = _debiased_mag(xtx, rows, rows, tot, tot, self.n)
+            if not _resolved(sim, mag, self.n, d, "features"):
+                return _Stats(Z=None, self_sim=0.0, d=d, why="debiased")
+            return _Stats(Z=Z, self_sim=sim, rows=rows, total=tot, mag=mag, d=d)
+        try:
+            K = _gram(Xc, self.kernel, self.threshold)
+        except ConstantRepresentationError:          # RBF bandwidth undefined (median distance 0)
+            return _Stats(Z=None, self_sim=0.0, d=d, why="rbf")
+        mag = _gram_mag(K)
         if self.debiased:
             G = u_center_gram(K)
         else:   # H K H in place (K is ours and symmetric by construction: skip center_gram's checks)
@@ -350,18 +518,26 @@ class _Engine:
             K -= K.mean(axis=1, keepdims=True)
             G = K
         G = self._to(G)
-        return _Stats(Z=G, self_sim=float(self._dot(G, G)))
+        sim = float(self._dot(G, G))
+        if not _resolved(sim, mag, self.n, d, "gram"):
+            return _Stats(Z=None, self_sim=0.0, d=d, why="debiased" if self.debiased else "constant")
+        return _Stats(Z=G, self_sim=sim, mag=mag, d=d)
 
     def pair(self, a: _Stats, b: _Stats) -> float:
-        if a.constant or b.constant:
+        """CKA of two prepared layers: NaN when either is undefined, or (never seen) when the value
+        falls outside its bound by more than its rounding-error estimate (see :func:`_bounded`)."""
+        if a.why or b.why:
             return float("nan")
+        d = max(a.d, b.d)
         if self.route == "features":
             xy = float(self._fro2(a.Z.T @ b.Z))
             if self.debiased:
                 xy = _debiased_dot(xy, a.rows, b.rows, a.total, b.total, self.n)
-        else:
-            xy = float(self._dot(a.Z, b.Z))
-        return _ratio(xy, a.self_sim, b.self_sim)
+                return _bounded(xy, a.self_sim, b.self_sim, lower=-1.0,
+                                err=_feature_err(self.n, d, a.mag, b.mag, a.self_sim, b.self_sim))
+            return _bounded(xy, a.self_sim, b.self_sim, lower=0.0, err=_ERR_FACTOR * (self.n + d) * _EPS)
+        xy = float(self._dot(a.Z, b.Z))
+        return _bounded(xy, a.self_sim, b.self_sim, lower=-1.0 if self.debiased else 0.0, err=_gram_err(self.n))
 
     # backend helpers
     def _to(self, A):
@@ -423,7 +599,10 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
     ``batch_size`` switches to minibatch CKA (Nguyen et al. 2021), accumulating HSIC_1 of every
     pair batch by batch so memory is O(L batch_size^2); minibatch CKA is always the unbiased
     estimator (``debiased`` is ignored) and runs on NumPy. ``device``: 'auto' (torch, CUDA if
-    available), 'cpu', 'cuda' or 'numpy'. Constant layers give NaN rows/columns and a warning.
+    available), 'cpu', 'cuda' or 'numpy'. Layers whose CKA is undefined -- constant up to rounding, a
+    debiased self-similarity that is 0 up to rounding, an undefined RBF bandwidth -- give NaN
+    rows/columns and a RuntimeWarning naming the set and the layer positions (module notes); the
+    matrix is never aborted for them.
     """
     check_in(kernel, KERNELS, "kernel")
     names = list(sets)
@@ -463,8 +642,9 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
             st.append(eng.prepare(X))
         stats[s] = st
     del firsts
-    _warn_constant(stats)
+    _warn_undefined({s: [t.why for t in v] for s, v in stats.items()})
     out = {}
+    off: list = []
     for a, b in pairs:
         A, B = stats[a], stats[b]
         M = np.empty((len(A), len(B)))
@@ -472,44 +652,84 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
         for i in _progress(range(len(A)), enabled=progress, desc=f"CKA {a} x {b}", leave=False):
             for j in range(i if sym else 0, len(B)):
                 M[i, j] = eng.pair(A[i], B[j])
+                if np.isnan(M[i, j]) and not (A[i].why or B[j].why):
+                    off.append(((a, i), (b, j)))
                 if sym:
                     M[j, i] = M[i, j]
         out[(a, b)] = M
+    _warn_off_bound(off)
     return out
 
 
-def _warn_constant(stats: dict[str, list[_Stats]]) -> None:
-    bad = {s: [i for i, t in enumerate(v) if t.constant] for s, v in stats.items()}
-    bad = {s: v for s, v in bad.items() if v}
-    if bad:
-        warnings.warn(f"constant layer(s) {bad} (zero variance after centring): their CKA is undefined and set to NaN",
-                      RuntimeWarning, stacklevel=3)
+_WHY = {
+    "constant": "constant layer(s) {bad} (zero variance after centring, up to rounding): their CKA is undefined "
+                "and set to NaN",
+    "debiased": "layer(s) {bad} have zero debiased self-similarity up to rounding (HSIC_1(K, K) = 0: e.g. every row "
+                "but one the same), so their debiased CKA is 0/0; set to NaN",
+    "rbf": "layer(s) {bad}: the RBF bandwidth is undefined (median pairwise distance 0: more than half the rows "
+           "identical), so their CKA is set to NaN",
+}
 
 
-def _column_stats(X, standardize: bool, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-    """float64 column means (and standard deviations, or ones) in two chunked passes, so a
-    memory-mapped layer is never loaded whole."""
+def _warn_undefined(whys: dict[str, list]) -> None:
+    """One RuntimeWarning per reason, naming the set and the layer positions whose CKA is NaN."""
+    for why, text in _WHY.items():
+        bad = {s: [i for i, w in enumerate(v) if w == why] for s, v in whys.items()}
+        bad = {s: v for s, v in bad.items() if v}
+        if bad:
+            warnings.warn(text.format(bad=bad), RuntimeWarning, stacklevel=3)
+
+
+def _warn_off_bound(off: list) -> None:
+    if off:
+        warnings.warn(f"CKA of layer pair(s) {off[:10]}{' ...' if len(off) > 10 else ''} fell outside its bound by "
+                      "more than its rounding-error estimate (unresolved); set to NaN", RuntimeWarning, stacklevel=3)
+
+
+def _column_stats(X, standardize: bool, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray, bool]:
+    """float64 column means, divisors (standard deviations, or ones) and whether the layer is
+    constant up to rounding, in two chunked passes, so a memory-mapped layer is never loaded whole.
+
+    The same rules as :func:`center` / :func:`standardize_features`: a column whose entries are all
+    equal gets that value as its mean (so it centres to exactly 0); with ``standardize`` a column
+    that is constant up to rounding gets divisor inf (it becomes 0); the layer is constant when
+    ||X - mean||_F <= 16 eps sqrt(n) ||X||_F.
+    """
     n = X.shape[0]
     tot = np.zeros(X.shape[1])
+    lo = np.full(X.shape[1], np.inf)
+    hi = np.full(X.shape[1], -np.inf)
+    raw = np.zeros(X.shape[1])
     for i in range(0, n, chunk):
-        tot += np.asarray(X[i:i + chunk], dtype=np.float64).sum(axis=0)
-    mean = tot / n
-    if not standardize:
-        return mean, np.ones_like(mean)
+        c = np.asarray(X[i:i + chunk], dtype=np.float64)
+        tot += c.sum(axis=0)
+        raw += (c * c).sum(axis=0)
+        np.minimum(lo, c.min(axis=0), out=lo)
+        np.maximum(hi, c.max(axis=0), out=hi)
+    const_col = lo == hi
+    mean = np.where(const_col, lo, tot / n)
     ss = np.zeros_like(mean)
     for i in range(0, n, chunk):
         ss += ((np.asarray(X[i:i + chunk], dtype=np.float64) - mean) ** 2).sum(axis=0)
+    tol = _const_tol(n)
+    constant = bool(math.sqrt(float(ss.sum())) <= tol * math.sqrt(float(raw.sum())))
+    if not standardize:
+        return mean, np.ones_like(mean), constant
     sd = np.sqrt(ss / n)
-    return mean, np.where(sd > 0, sd, 1.0)
+    zero = ~(sd > tol * np.sqrt(raw / n))
+    return mean, np.where(zero, np.inf, sd), constant
 
 
 def _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize, batch_size, random_state,
                         device, progress):
     """Minibatch CKA for every pair. Layers stay in their own dtype (a memory-mapped store layer
-    is read batch by batch); each batch is centred with full-data float64 means."""
+    is read batch by batch); each batch is centred with full-data float64 means.  A layer that is
+    constant (up to rounding), whose RBF bandwidth is undefined in some batch, or whose summed HSIC_1
+    self-similarity is 0 up to rounding gets NaN and a warning naming it."""
     from ftgeo.progress import progress as _progress
     idx = [np.sort(b) for b in _batches(n, batch_size, True, random_state)]
     data = {}
+    why: dict[str, list] = {}
     for s in used:
         layers = []
         for load in loaders[s]:
@@ -518,25 +738,48 @@ def _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize,
                 X = check_features(X, "layer", min_samples=2)
             if X.shape[0] != n:
                 raise ValidationError(f"set {s!r} has a layer with {X.shape[0]} rows; expected {n}")
-            mean, sd = _column_stats(X, standardize)
+            mean, sd, constant = _column_stats(X, standardize)
             layers.append((X, mean, sd))
+            why.setdefault(s, []).append("constant" if constant else None)
         data[s] = layers
     cross = {p: np.zeros((len(data[p[0]]), len(data[p[1]]))) for p in pairs}
     self_ = {s: np.zeros(len(data[s])) for s in used}
+    mag = {s: np.zeros(len(data[s])) for s in used}
+    m_max = 4
     for b in _progress(idx, enabled=progress, desc="minibatch CKA", leave=False):
         m = len(b)
+        m_max = max(m_max, m)
         scale = 1.0 / (m * (m - 3))
-        G = {s: [u_center_gram(_gram((np.asarray(X[b], dtype=np.float64) - mu) / sd, kernel, threshold))
-                 for X, mu, sd in data[s]] for s in used}
+        G = {}
         for s in used:
-            self_[s] += scale * np.array([np.vdot(g, g) for g in G[s]])
+            G[s] = []
+            for i, (X, mu, sd) in enumerate(data[s]):
+                g = None
+                if why[s][i] is None:
+                    try:
+                        K = _gram((np.asarray(X[b], dtype=np.float64) - mu) / sd, kernel, threshold)
+                    except ConstantRepresentationError:       # RBF bandwidth undefined in this batch
+                        why[s][i] = "rbf"
+                    else:
+                        mag[s][i] += scale * _gram_mag(K)
+                        g = u_center_gram(K)
+                G[s].append(g)
+        for s in used:
+            self_[s] += scale * np.array([np.vdot(g, g) if g is not None else 0.0 for g in G[s]])
         for (a, c), M in cross.items():
             for i, ga in enumerate(G[a]):
                 for j, gc in enumerate(G[c]):
                     if a == c and j < i:
                         continue
-                    M[i, j] += scale * float(np.vdot(ga, gc))
+                    if ga is not None and gc is not None:
+                        M[i, j] += scale * float(np.vdot(ga, gc))
+    for s in used:
+        for i, X in enumerate(data[s]):
+            if why[s][i] is None and not _resolved(float(self_[s][i]), float(mag[s][i]), m_max, X[0].shape[1], "gram"):
+                why[s][i] = "debiased"
+    err = _gram_err(m_max)
     out = {}
+    off: list = []
     for (a, c), M in cross.items():
         R = np.full(M.shape, np.nan)
         for i in range(M.shape[0]):
@@ -544,12 +787,14 @@ def _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize,
                 if a == c and j < i:
                     R[i, j] = R[j, i]
                     continue
-                den = math.sqrt(max(self_[a][i], 0) * max(self_[c][j], 0))
-                R[i, j] = M[i, j] / den if den > 0 else np.nan
+                if why[a][i] or why[c][j]:
+                    continue
+                R[i, j] = _bounded(float(M[i, j]), float(self_[a][i]), float(self_[c][j]), lower=-1.0, err=err)
+                if np.isnan(R[i, j]):
+                    off.append(((a, i), (c, j)))
         out[(a, c)] = R
-    if any(np.isnan(v).any() for v in out.values()):
-        warnings.warn("some layers have zero minibatch self-similarity (constant); their CKA is NaN",
-                      RuntimeWarning, stacklevel=3)
+    _warn_undefined(why)
+    _warn_off_bound(off)
     return out
 
 
