@@ -278,7 +278,7 @@ def test_layer_cka_debiased_constant_and_zero_over_zero_layers_are_nan_with_a_no
 
 def test_run_cka_keeps_the_warning_as_a_note_naming_the_layer():
     from ftgeo.reps import InMemoryRepresentations
-    from ftgeo.runners.geometry import run_cka
+    from ftgeo.analyses.cka import run_cka
     rng = np.random.default_rng(4)
     layers = [rng.normal(size=(30, 5)), np.full((30, 5), 0.1), rng.normal(size=(30, 5))]
     reps = InMemoryRepresentations(layers, labels=np.zeros(30, dtype=int), label_names=["x"],

@@ -41,7 +41,7 @@ class CKASpec(AnalysisSpec):
 class CKAResult(Result):
     """Layer x layer CKA matrices for one or more (set_a, set_b) pairs.
 
-    Table ``cka``: pair, set_a, set_b, layer_a, layer_b, cka (NaN for constant layers).
+    Table ``cka``: pair, set_a, set_b, layer_a, layer_b, cka (NaN where CKA is undefined: a constant layer, a debiased 0/0, an RBF bandwidth of 0; the reason is in ``meta["notes"]``).
     Arrays ``matrix_<i>`` for ``meta["pairs"][i]``; ``meta["layers"]`` maps each set to its
     stored layer indices; meta also records kernel, debiased, standardize, threshold, batch_size.
     """
