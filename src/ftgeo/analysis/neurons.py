@@ -23,6 +23,7 @@ import numpy as np
 from ftgeo._checks import check_features, check_labels, check_random_state, check_X_y
 from ftgeo.analysis._base import RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, check_fitted, fit_context
 from ftgeo.analysis.linear import encode_labels, fit_candidates, predict_batch, standardize_stats
+from ftgeo.sampling import stratified_folds as _folds
 from ftgeo.errors import ValidationError
 
 __all__ = ["stratified_folds", "candidate_accuracy", "single_neuron_accuracy", "greedy_selection",
@@ -36,25 +37,14 @@ CANDIDATE_TOL = 1e-6
 
 
 def stratified_folds(y, n_splits: int = 5, random_state=0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified, seeded k-fold split: ``[(train_idx, test_idx), ...]``.
-
-    Each class's examples are shuffled (seeded) and dealt round-robin into the folds, the deal of
-    class c starting where class c-1's ended, so every fold holds ``floor`` or ``ceil`` of
-    ``n_c / n_splits`` examples of every class and fold sizes differ by at most one.
-    """
-    y = np.asarray(y)
+    """Stratified, seeded k-fold split ``[(train_idx, test_idx), ...]`` (:func:`ftgeo.sampling.stratified_folds`):
+    every fold holds the floor or ceiling of ``n_c / n_splits`` examples of every class and fold sizes
+    differ by at most one."""
     if not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
         raise ValidationError(f"cv={n_splits!r} must be an int >= 2 (the number of folds)")
-    y = check_labels(y, None, "y", min_classes=2)
+    y = check_labels(np.asarray(y), None, "y", min_classes=2)
     _check_per_class(y, int(n_splits))
-    rng = check_random_state(random_state)
-    fold = np.empty(y.shape[0], dtype=np.int64)
-    start = 0
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        fold[idx] = (start + np.arange(idx.size)) % n_splits
-        start = (start + idx.size) % n_splits
-    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(n_splits)]
+    return _folds(y, int(n_splits), check_random_state(random_state))
 
 
 def _check_per_class(y: np.ndarray, cv: int) -> None:

@@ -39,6 +39,7 @@ from sklearn.base import ClassifierMixin
 from ftgeo._checks import check_features, check_labels, check_seed, check_X_y
 from ftgeo.analysis._base import (RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, check_fitted,
                                   fit_context)
+from ftgeo.sampling import stratified_holdout, stratified_subsample as _subsample
 from ftgeo.errors import ValidationError
 
 __all__ = ["ProbeClassifier", "ProbeGridSearch", "stratified_split", "stratified_subsample",
@@ -52,45 +53,18 @@ _FULL_BATCH_MAX = 4096
 
 # ---------------------------------------------------------------------------- pure helpers
 def stratified_split(y, fraction: float = 0.2, random_state=0) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded stratified split of indices into (train, validation).
-
-    Each label with at least 2 examples gives ``round(fraction * count)`` (at least 1, at most
-    count - 1) examples to validation; a label with one example stays in train.
-    """
+    """Seeded stratified split of indices into (train, validation) (:func:`ftgeo.sampling.stratified_holdout`):
+    each label with at least 2 examples gives ``round(fraction * count)`` (at least 1, at most
+    count - 1) examples to validation; a label with one example stays in train."""
     if not 0 < fraction < 1:
         raise ValidationError(f"validation fraction must be in (0, 1); got {fraction!r}")
-    y = np.asarray(y)
-    rng = np.random.default_rng(random_state)
-    val = []
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        if idx.size < 2:
-            continue
-        k = int(min(idx.size - 1, max(1, round(fraction * idx.size))))
-        val.append(rng.permutation(idx)[:k])
-    val_idx = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
-    mask = np.ones(y.size, dtype=bool)
-    mask[val_idx] = False
-    return np.flatnonzero(mask), val_idx
+    return stratified_holdout(y, fraction, random_state)
 
 
 def stratified_subsample(y, max_points: int | None, random_state=0) -> np.ndarray:
-    """Sorted indices of a seeded stratified subsample of at most ``max_points`` (all if None or
-    enough). Every label keeps at least one example and its share otherwise (floor of the
-    proportional allocation); used before DirectProbe, whose cost grows fast with n."""
-    y = np.asarray(y)
-    n = y.size
-    if max_points is None or n <= max_points:
-        return np.arange(n)
-    if not isinstance(max_points, (int, np.integer)) or max_points < 1:
-        raise ValidationError(f"max_points must be a positive int or None; got {max_points!r}")
-    rng = np.random.default_rng(random_state)
-    out = []
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        k = int(min(idx.size, max(1, np.floor(max_points * idx.size / n))))
-        out.append(rng.permutation(idx)[:k])
-    return np.sort(np.concatenate(out))
+    """Sorted indices of a seeded stratified subsample of at most ``max_points`` rows, every label kept
+    (:func:`ftgeo.sampling.stratified_subsample`); used before DirectProbe, whose cost grows fast with n."""
+    return _subsample(y, max_points, random_state)
 
 
 def standardize_fit(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

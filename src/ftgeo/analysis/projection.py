@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ftgeo._checks import check_features, check_in, check_random_state
+from ftgeo.sampling import proportional_subsample
 from ftgeo.errors import ValidationError
 
 __all__ = ["METHODS", "subsample_indices", "project"]
@@ -19,21 +20,11 @@ METHODS = ("tsne", "pca", "umap")
 
 
 def subsample_indices(n: int, max_samples: int | None, random_state=0, labels=None) -> np.ndarray:
-    """Sorted indices of at most ``max_samples`` rows (all when None or >= n); stratified by ``labels`` if given."""
-    if max_samples is None or max_samples >= n:
-        return np.arange(n)
-    if max_samples < 1:
+    """Sorted indices of at most ``max_samples`` rows (all when None or >= n), in proportion to ``labels``
+    if given (:func:`ftgeo.sampling.proportional_subsample`)."""
+    if max_samples is not None and max_samples < 1:
         raise ValidationError(f"max_samples must be >= 1; got {max_samples}")
-    rng = check_random_state(random_state)
-    if labels is None:
-        return np.sort(rng.choice(n, size=max_samples, replace=False))
-    labels = np.asarray(labels)
-    classes, counts = np.unique(labels, return_counts=True)
-    take = np.floor(counts / n * max_samples).astype(int)
-    rest = max_samples - take.sum()
-    take[np.argsort(-(counts / n * max_samples - take), kind="stable")[:rest]] += 1
-    out = [rng.choice(np.flatnonzero(labels == c), size=t, replace=False) for c, t in zip(classes, take) if t]
-    return np.sort(np.concatenate(out))
+    return proportional_subsample(n, max_samples, check_random_state(random_state), labels)
 
 
 def project(X, method: str = "tsne", *, random_state: int = 0, perplexity: float = 30.0,

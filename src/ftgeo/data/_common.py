@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-import numpy as np
 
 from ftgeo.data.base import UNLABELLED, Example, Target, Task, TaskKind
 from ftgeo.errors import DataNotFoundError, ValidationError, decode_error_message, locate_decode_error
@@ -136,34 +135,15 @@ def check_holdout(holdout: float) -> float:
 
 
 def stratified_holdout(strata: Sequence, holdout: float, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded, stratified partition of ``range(len(strata))`` into (kept, held_out) index lists.
-
-    Within every stratum (label) the indices are permuted with ``numpy.random.default_rng(seed)``
-    and the first ``round(holdout * n)`` go to the held-out part (at least one when the stratum has
-    two or more members, never all of them). Both lists come back sorted, so each part keeps the
-    file order. The same (strata, holdout, seed) always gives the same partition.
-    """
-    holdout = check_holdout(holdout)
-    rng = np.random.default_rng(seed)
-    groups: dict = {}
-    for i, s in enumerate(strata):
-        groups.setdefault(s, []).append(i)
-    held: list[int] = []
-    for key in sorted(groups, key=repr):
-        idx = np.asarray(groups[key])
-        n = idx.size
-        k = int(round(holdout * n))
-        if n >= 2:
-            k = min(max(k, 1), n - 1)
-        else:
-            k = 0
-        held.extend(rng.permutation(idx)[:k].tolist())
-    held_set = set(held)
-    kept = [i for i in range(len(strata)) if i not in held_set]
-    return kept, sorted(held)
+    """Seeded, stratified partition of ``range(len(strata))`` into sorted (kept, held_out) index lists
+    (:func:`ftgeo.sampling.stratified_holdout`, strata in ``repr`` order): within every stratum the
+    first ``round(holdout * n)`` of a seeded permutation are held out (at least one when the stratum
+    has two or more members, never all of them). Each part keeps the file order."""
+    from ftgeo.sampling import stratified_holdout as _holdout
+    kept, held = _holdout(strata, check_holdout(holdout), seed, order="repr")
+    return kept.tolist(), held.tolist()
 
 
-# ---------------------------------------------------------------------------------------- the Task
 class FileTask(Task):
     """A task read from local files.
 
