@@ -152,8 +152,9 @@ class FolderLock:
             return self._try_exclusive()
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            raise
+        except FileNotFoundError:  # the folder was removed meanwhile (a releasing owner that had made it)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
