@@ -66,13 +66,13 @@ def _mb(n: float) -> str:
 
 
 def check_free_space(folder: str | os.PathLike, need: int, doing: str) -> None:
-    """Raise :class:`StorageError` unless ``need`` bytes (plus 1 MB of slack) are free where ``folder`` lives."""
+    """Raise :class:`StorageError` unless ``need`` bytes (plus 64 KiB for metadata) are free where ``folder`` lives."""
     folder = Path(folder)
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     free = shutil.disk_usage(probe).free
-    if free < need + 2**20:
+    if free < need + 2**16:
         raise StorageError(errno.ENOSPC, f"not enough disk space to {doing}: it needs {_mb(need)} and "
                            f"{_mb(free)} are free on the file system of {folder}; free some space and rerun "
                            "the same command (nothing computed so far is lost)")

@@ -540,12 +540,29 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
     except StorageError:
         raise
     except Exception as exc:  # torch.save / safetensors report a full disk in their own exception types
-        if is_disk_full(exc):
-            raise StorageError(28, f"the disk is full: cannot write the model folder {folder} ({exc}); free some "
-                                   "space and rerun the same command: it resumes from the last complete "
-                                   "checkpoint") from None
+        _raise_if_disk_full(exc, folder)
         raise
     return _result(where, rank, always_save=True)
+
+
+def _raise_if_disk_full(exc: Exception, folder: Path) -> None:
+    """A save that failed on a (nearly) full file system becomes a one-line :class:`StorageError`.
+
+    ``torch.save`` says only ``basic_ios::clear: iostream error`` or ``file write failed`` and
+    safetensors wraps the OS error in its own type, so besides the message the free space left is
+    looked at: under 16 MiB after a failed write means the disk filled up.
+    """
+    import shutil
+    try:
+        free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
+    except OSError:
+        free = None
+    if is_disk_full(exc) or (free is not None and free < 2**24 and isinstance(exc, (OSError, RuntimeError))) \
+            or (free is not None and free < 2**24 and type(exc).__name__ == "SafetensorError"):
+        left = f"; {free / 1e6:.1f} MB free" if free is not None else ""
+        raise StorageError(28, f"the disk is full: cannot write the model folder {folder} ({type(exc).__name__}"
+                               f"{left}); free some space and rerun the same command: it resumes from the last "
+                               "complete checkpoint") from None
 
 
 def list_on_disk(folder: Path) -> list[Checkpoint]:
