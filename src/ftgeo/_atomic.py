@@ -107,8 +107,9 @@ def storage_errors(folder: str | os.PathLike, doing: str) -> Iterator[None]:
                                f"({exc.strerror}: {exc.filename or folder}); free some space and rerun the "
                                "same command (nothing computed so far is lost)") from None
         if exc.errno in NOT_WRITABLE:
-            raise StorageError(exc.errno, f"cannot {doing}: {exc.filename or folder} is not writable "
-                               f"({exc.strerror}); pick a writable output folder") from None
+            where = f"; {exc.filename}" if exc.filename and str(exc.filename) != str(folder) else ""
+            raise StorageError(exc.errno, f"cannot {doing}: {folder} is not writable ({exc.strerror}{where}); "
+                               "pick a writable output folder") from None
         raise
 
 

@@ -122,6 +122,11 @@ class FolderLock:
         fd, self._fd = self._fd, None
         try:
             self.path.unlink(missing_ok=True)  # delete first, then unlock (see _try's inode check)
+        except OSError:  # a folder that became read-only: leave an empty lock file (no owner to take over)
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
         finally:
             os.close(fd)  # closing releases the flock
         self._cleanup_folder()
