@@ -32,7 +32,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ftgeo._atomic import StorageError, is_disk_full, is_tmp_name, storage_errors, write_json, write_text
 from ftgeo._lock import LOCK_NAME, FolderLock
