@@ -9,7 +9,8 @@ size, every layer's first-token vector gathered in memory.
     python bench/extract.py                 # 872 examples, 3 repeats
     python bench/extract.py --n 200 --repeats 1
 
-Prints one JSON object last (name, params, ftgeo_s, baseline_s, speedup, max_abs_diff, rates).
+Prints one JSON object last (name, params, ftgeo_s, baseline_s, speedup, max_abs_diff, rates, load_avg).
+The cost of the store's lock and checksums is measured by bench/store_safety.py.
 """
 from __future__ import annotations
 
@@ -106,6 +107,7 @@ def main(argv=None) -> int:
         "ftgeo_tokens_per_s": round(n_tokens / ft, 1), "baseline_tokens_per_s": round(n_tokens / bl, 1),
         "real_tokens": n_tokens, "ftgeo_times": [round(x, 3) for x in ft_times],
         "baseline_times": [round(x, 3) for x in base_times],
+        "load_avg": [round(x, 2) for x in __import__("os").getloadavg()],
     }
     assert padded == n_tokens
     print(json.dumps(result))

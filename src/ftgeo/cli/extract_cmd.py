@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, default=None, help="rows per resumable chunk (default 1024)")
     p.add_argument("--overwrite", action="store_true", default=None,
                    help="replace an existing store written with other settings")
+    p.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                   help="wait up to SECONDS for another ftgeo process writing the same folder (default 0: fail at once)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -43,7 +45,7 @@ def spec_from_args(args: argparse.Namespace):
         data = dict(data)
     flags = {k: getattr(args, k) for k in ("model", "checkpoint", "task", "split", "pooling", "data_root", "run",
                                             "out", "max_length", "batch_size", "dtype", "max_examples",
-                                            "chunk_size", "overwrite")}
+                                            "chunk_size", "overwrite", "lock_timeout")}
     flags = {k: v for k, v in flags.items() if v is not None}
     if "run" in flags or "out" in flags:
         data.pop("run", None)

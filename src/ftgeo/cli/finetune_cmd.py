@@ -16,7 +16,8 @@ _FLAGS = {"model": "model", "task": "task", "recipe": "recipe", "run": "run", "o
           "seed": "seed", "lr": "learning_rate", "batch_size": "batch_size",
           "grad_accum": "gradient_accumulation_steps", "max_length": "max_length",
           "checkpoint_every": "checkpoint_every", "warmup_ratio": "warmup_ratio", "weight_decay": "weight_decay",
-          "layer_decay": "layer_decay", "head_dropout": "head_dropout", "scheduler": "scheduler"}
+          "layer_decay": "layer_decay", "head_dropout": "head_dropout", "scheduler": "scheduler",
+          "lock_timeout": "lock_timeout"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer-decay", type=float, default=None, help="layer-wise learning-rate decay factor")
     p.add_argument("--head-dropout", type=float, default=None, help="dropout on the pooled vector")
     p.add_argument("--overwrite", action="store_true", help="replace a model folder written with other settings")
+    p.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                   help="wait up to SECONDS for another ftgeo process writing the same folder (default 0: fail at once)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -3,90 +3,70 @@
 Plan of one run:
 
 1. load the task split (``max_examples`` keeps the first N examples) and fingerprint it;
-2. look at ``out``: a complete store with the same identity is a cache hit (returned at
-   once, the model is not even loaded); a store with a different identity raises
-   :class:`~ftgeo.errors.ManifestMismatchError` (``overwrite=True`` replaces it); a half-written
-   one with the same identity is resumed;
-3. tokenise everything (truncation at ``max_length``) and cut the examples, in their original
-   order, into chunks of at most ``chunk_size`` output rows;
-4. for each chunk not yet on disk (under ``accelerate launch``: the chunks ``k`` with
+2. look at ``out`` without locking: a complete store with the same identity is a cache hit
+   (returned at once, the model is not even loaded; this works on a read-only folder too);
+3. take the store's lock (:mod:`ftgeo._lock`; a second writer waits ``lock_timeout`` seconds or
+   fails with one line naming the holder), remove temporary files a killed writer left, and look
+   again: a store with a different identity raises :class:`~ftgeo.errors.ManifestMismatchError`
+   (``overwrite=True`` replaces it, removing only what ftgeo wrote); a half-written one with the
+   same identity is resumed;
+4. load the model, check ``max_length`` against its positions, tokenise everything (truncation at
+   ``max_length``) and cut the examples, in their original order, into chunks of at most
+   ``chunk_size`` output rows;
+5. for each chunk not yet on disk (under ``accelerate launch``: the chunks ``k`` with
    ``k % world_size == rank``): sort its examples by token length, run batches of
    ``batch_size`` under ``torch.inference_mode()``, pool every layer, put the rows back in
    the original order and write ``chunks/NNNNN.npz`` atomically;
-5. (rank 0, after every chunk exists) stream the chunks into ``layers/layer_XX.npy`` and mark
-   the manifest complete.
+6. (rank 0, after every chunk exists) check the free space, stream the chunks into
+   ``layers/layer_XX.npy`` (ordinary writes, CRC-32 while writing) and mark the manifest complete.
 
 Word targets whose word lost sub-tokens to ``max_length`` truncation are dropped, and counted
 in the manifest (``dropped_targets``); nothing is silently cut in half.
 """
 from __future__ import annotations
 
-import bisect
 import datetime as _dt
 import os
-import re
-import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ftgeo._atomic import write_json
+from ftgeo._atomic import storage_errors, write_json
+from ftgeo._lock import FolderLock, LockHeldError
 from ftgeo.errors import ValidationError
-from ftgeo.extract.pooling import (POOLINGS, SENTENCE_POOLINGS, pool_cls, pool_last, pool_mean, pool_spans)
-from ftgeo.extract.store import (FORMAT, RepresentationStore, check_manifest, chunk_done, consolidate,
-                                 read_manifest, write_chunk)
+from ftgeo.extract.identity import model_identity
+from ftgeo.extract.manifest import FORMAT, MANIFEST_NAME, STORE_DTYPES, StoreManifest, check_manifest, read_manifest
+from ftgeo.extract.pooling import POOLINGS, SENTENCE_POOLINGS, pool_cls, pool_last, pool_mean, pool_spans
+from ftgeo.extract.store import (RepresentationStore, chunk_done, clean_store_tmp, consolidate, foreign_entries,
+                                 remove_chunks, remove_store, write_chunk)
+from ftgeo.extract.tokenize import TokenizedItem, check_max_length, tokenize
+from ftgeo.run import RunDir, is_run_folder, slug
 
 DEFAULT_CHUNK_SIZE = 1024
-STORE_DTYPES = ("float16", "float32")
+
+# names kept for callers of the old private helpers
+_slug = slug
+_is_run_folder = is_run_folder
+_tokenize = tokenize
+
+
+def _model_identity(model) -> tuple[str, str, str | None]:
+    return tuple(model_identity(model))
 
 
 # ----------------------------------------------------------------------------- helpers
-@dataclass
-class _Item:
-    """One example after tokenisation; ``spans`` lists, per output row, the token positions of its words."""
-
-    input_ids: list[int]
-    token_type_ids: list[int] | None
-    row_ids: list[str] = field(default_factory=list)
-    row_labels: list[int] = field(default_factory=list)
-    spans: list[tuple[list[int], ...]] = field(default_factory=list)
-
-    @property
-    def n_rows(self) -> int:
-        return len(self.row_ids)
-
-
-def _slug(s: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9._=-]+", "-", str(s)).strip("-") or "x"
-
-
 def store_key(model: str, task: str, split: str, pooling: str, *, checkpoint: str | None = None,
               max_length: int = 128, max_examples: int | None = None) -> str:
     """Readable folder name of a store inside ``run/reps``: ``model[@checkpoint]__task__split__pooling[...]``."""
-    parts = [_slug(model) + (f"@{_slug(checkpoint)}" if checkpoint else ""), _slug(task), _slug(split), pooling]
+    parts = [slug(model) + (f"@{slug(checkpoint)}" if checkpoint else ""), slug(task), slug(split), pooling]
     if max_length != 128:
         parts.append(f"ml{max_length}")
     if max_examples is not None:
         parts.append(f"n{max_examples}")
     return "__".join(parts)
-
-
-def _model_identity(model) -> tuple[str, str, str | None]:
-    """(display name, identity, source) without loading the model when it is a name or a path."""
-    from ftgeo.models import MODELS, LoadedModel, folder_model_name
-    if isinstance(model, LoadedModel):
-        ident = model.name if model.name in MODELS else model.source
-        return model.name, ident, model.source
-    raw = str(model)
-    if raw in MODELS:
-        return raw, raw, None
-    p = Path(raw).expanduser()
-    if p.is_dir():
-        return folder_model_name(p.resolve()), str(p.resolve()), str(p.resolve())
-    return raw, raw, raw
 
 
 def _resolve_task(task, data_root):
@@ -96,16 +76,7 @@ def _resolve_task(task, data_root):
     return task
 
 
-def _is_run_folder(out) -> bool:
-    from ftgeo.run import RunDir
-    if isinstance(out, RunDir):
-        return True
-    p = Path(out)
-    if (p / "manifest.json").is_file():
-        return False
-    return (p / "reps").is_dir() or (p / "config.yaml").is_file() or (p / "models").is_dir()
-
-
+# ----------------------------------------------------------------------------- distribution
 def _dist():
     """(rank, world_size, barrier) from accelerate under ``accelerate launch``, else (0, 1, no-op)."""
     world = max(int(os.environ.get(k, "1") or 1) for k in
@@ -137,91 +108,8 @@ def _after_chunk(k: int) -> None:
     """Called after chunk ``k`` is on disk (tests patch it to simulate a crash)."""
 
 
-# ----------------------------------------------------------------------------- tokenisation
-def _tokenize(lm, task, examples, pooling: str, max_length: int) -> tuple[list[_Item], int]:
-    tok = lm.tokenizer
-    use_tt = (not lm.is_decoder) and "token_type_ids" in getattr(tok, "model_input_names", [])
-    items: list[_Item] = []
-    if task.kind != "token":
-        texts = [ex.text or "" for ex in examples]
-        if task.kind == "pair":
-            enc = tok(texts, [ex.text_pair or "" for ex in examples], truncation=True, max_length=max_length)
-        else:
-            enc = tok(texts, truncation=True, max_length=max_length)
-        for i, ex in enumerate(examples):
-            tt = enc["token_type_ids"][i] if use_tt and "token_type_ids" in enc else None
-            items.append(_Item(enc["input_ids"][i], tt, [str(ex.id)], [int(ex.label)], [()]))
-        return items, 0
 
-    if not getattr(tok, "is_fast", False):
-        raise ValidationError("word and pair pooling need a fast tokenizer (character offsets); "
-                              f"{type(tok).__name__} is not one")
-    texts, starts_all = [], []
-    for ex in examples:
-        words = list(ex.words or ())
-        starts, pos = [], 0
-        for w in words:
-            starts.append(pos)
-            pos += len(w) + 1
-        starts_all.append(starts)
-        texts.append(" ".join(words))
-    kw = dict(return_offsets_mapping=True, return_special_tokens_mask=True)
-    enc = tok(texts, truncation=True, max_length=max_length, **kw)
-    dropped = 0
-    need = 1 if pooling == "word" else 2
-    for i, ex in enumerate(examples):
-        words = list(ex.words or ())
-        word_tokens = _word_tokens(texts[i], starts_all[i], words, enc["offset_mapping"][i],
-                                   enc["special_tokens_mask"][i])
-        if len(enc["input_ids"][i]) >= max_length:  # maybe truncated: compare with the full tokenisation
-            full = tok(texts[i], truncation=False, **kw)
-            full_tokens = _word_tokens(texts[i], starts_all[i], words, full["offset_mapping"], full["special_tokens_mask"])
-            cut = {w for w in range(len(words)) if len(word_tokens[w]) != len(full_tokens[w])}
-        else:
-            cut = set()
-        item = _Item(enc["input_ids"][i], enc["token_type_ids"][i] if use_tt and "token_type_ids" in enc else None)
-        for j, t in enumerate(ex.targets):
-            idx = tuple(int(w) for w in t.word_indices)
-            if len(idx) != need:
-                raise ValidationError(
-                    f"example {ex.id!r} target {j} names {len(idx)} word(s) {idx}; pooling={pooling!r} needs {need} "
-                    + ("(use pooling='pair' for head-dependent targets)" if need == 1 else
-                       "(use pooling='word' for single-word targets)"))
-            bad = [w for w in idx if not 0 <= w < len(words)]
-            if bad:
-                raise ValidationError(f"example {ex.id!r} target {j}: word index {bad[0]} is outside 0..{len(words) - 1}")
-            if any(w in cut or not word_tokens[w] for w in idx):
-                dropped += 1
-                continue
-            item.row_ids.append(f"{ex.id}:{j}")
-            item.row_labels.append(int(t.label))
-            item.spans.append(tuple(word_tokens[w] for w in idx))
-        items.append(item)
-    return items, dropped
-
-
-def _word_tokens(text: str, starts: Sequence[int], words: Sequence[str], offsets, special) -> list[list[int]]:
-    """Token positions of every word, from the tokens' character offsets in ``" ".join(words)``.
-
-    A token belongs to the word holding its first non-space character (byte-level BPE puts
-    the preceding space into the token, e.g. ``"Ġdog"``); special tokens belong to no word.
-    """
-    out: list[list[int]] = [[] for _ in words]
-    if not words:
-        return out
-    for t, ((s, e), sp) in enumerate(zip(offsets, special)):
-        if sp or e <= s:
-            continue
-        c = s
-        while c < e and text[c] == " ":
-            c += 1
-        w = bisect.bisect_right(starts, c) - 1
-        if 0 <= w < len(words) and c < starts[w] + max(len(words[w]), 1):
-            out[w].append(t)  # (a bare-space token ends at the next word's start and lands there)
-    return out
-
-
-def _plan(items: list[_Item], chunk_size: int) -> list[int]:
+def _plan(items: list[TokenizedItem], chunk_size: int) -> list[int]:
     """Start index of each chunk: consecutive examples, at most ``chunk_size`` rows per chunk."""
     starts, rows = [0], 0
     for i, it in enumerate(items):
@@ -233,7 +121,7 @@ def _plan(items: list[_Item], chunk_size: int) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- forward pass
-def _forward_chunk(lm, items: list[_Item], pooling: str, batch_size: int, *, bar=None) -> np.ndarray:
+def _forward_chunk(lm, items: list[TokenizedItem], pooling: str, batch_size: int, *, bar=None) -> np.ndarray:
     """Pooled float32 vectors ``(L+1, rows, dim)`` of ``items`` in their given order."""
     import torch
     n_rows = sum(it.n_rows for it in items)
@@ -290,11 +178,166 @@ def _forward_chunk(lm, items: list[_Item], pooling: str, batch_size: int, *, bar
     return out
 
 
+# ----------------------------------------------------------------------------- one run, step by step
+@dataclass
+class _Plan:
+    """Everything known before the first forward pass."""
+
+    items: list[TokenizedItem]
+    bounds: list[int]            # chunk k holds items[bounds[k]:bounds[k+1]]
+    manifest: StoreManifest
+
+
+def _check_args(pooling, dtype, max_length, batch_size, chunk_size, max_examples, lock_timeout) -> None:
+    if pooling not in POOLINGS:
+        raise ValidationError(f"pooling={pooling!r} is not one of {list(POOLINGS)}")
+    if dtype not in STORE_DTYPES:
+        raise ValidationError(f"dtype={dtype!r} must be one of {list(STORE_DTYPES)}")
+    for name, v in (("max_length", max_length), ("batch_size", batch_size), ("chunk_size", chunk_size)):
+        if not isinstance(v, int) or v < 1:
+            raise ValidationError(f"{name}={v!r} must be a positive integer")
+    if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
+        raise ValidationError(f"max_examples={max_examples!r} must be a positive integer or None")
+    if not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
+        raise ValidationError(f"lock_timeout={lock_timeout!r} must be a number of seconds >= 0")
+
+
+def _load_split(task, split, pooling, data_root, max_examples):
+    task = _resolve_task(task, data_root)
+    if task.kind == "token" and pooling in SENTENCE_POOLINGS:
+        raise ValidationError(f"task {task.name!r} has word-level targets; use pooling='word' (or 'pair' for "
+                              f"head-dependent targets), not {pooling!r}")
+    if task.kind != "token" and pooling not in SENTENCE_POOLINGS:
+        raise ValidationError(f"pooling={pooling!r} needs a token-level task; {task.name!r} is a {task.kind} task "
+                              "(use 'last', 'cls' or 'mean')")
+    examples = task.examples(split)
+    if max_examples is not None:
+        examples = examples[:max_examples]
+    return task, examples
+
+
+def _read_old(path: Path, overwrite: bool) -> StoreManifest | None:
+    """The stored manifest; a damaged one is None when it will be overwritten anyway."""
+    try:
+        return read_manifest(path)
+    except ValidationError:
+        if overwrite:
+            return None
+        raise
+
+
+def _cache_hit(path: Path, identity: dict[str, Any], overwrite: bool):
+    """The complete store with this identity, or None (no lock taken; works on read-only folders)."""
+    if overwrite:
+        return None
+    old = _read_old(path, overwrite)
+    if old is None or not old.complete:
+        return None
+    check_manifest(path, old, identity, plan=False)
+    store = RepresentationStore(path)
+    if (path / "chunks").is_dir():  # a run killed between marking complete and deleting its chunks
+        try:
+            with FolderLock(path, purpose="extract: cleanup"):
+                remove_chunks(path)
+        except (LockHeldError, OSError):
+            pass
+    return store
+
+
+def _check_folder(path: Path, old: StoreManifest | None, identity: dict[str, Any], overwrite: bool) -> None:
+    """Under the lock: refuse a folder with other settings or with files ftgeo did not write."""
+    if old is not None and not overwrite:
+        check_manifest(path, old, identity, plan=False)
+        return
+    if not path.is_dir():
+        return
+    foreign = foreign_entries(path, old)
+    if foreign and old is None and not overwrite:
+        raise ValidationError(f"{path} exists, is not empty and holds no manifest.json; refusing to write a store "
+                              f"into it (it holds {foreign[0]!r}; pick an empty or new folder)")
+    if foreign:
+        raise ValidationError(f"refusing to overwrite {path}: it holds {foreign[0]!r}, which ftgeo did not write "
+                              f"({len(foreign)} such entr{'y' if len(foreign) == 1 else 'ies'}); move it away or "
+                              "pick another output folder")
+
+
+def _load_lm(model, device, world: int, progress: bool):
+    from ftgeo.models import LoadedModel, hf_progress_off, load_model
+    given = isinstance(model, LoadedModel)
+    with hf_progress_off(True if not progress else None):  # progress=False also hides transformers' bars
+        lm = load_model(model)
+    if device is None and not given:
+        device = _default_device(world)
+    if device is not None:
+        lm.model.to(device)
+    return lm
+
+
+def _prepare(lm, task, examples, *, pooling, max_length, chunk_size, identity, split) -> _Plan:
+    """Validate the model against the request, tokenise, cut into chunks, build the manifest."""
+    if pooling == "cls" and lm.is_decoder:
+        raise ValidationError(f"pooling='cls' on the decoder {lm.name!r} would take the first token, which attends "
+                              "to nothing after it; use pooling='last' or 'mean'")
+    check_max_length(lm, max_length)
+    items, dropped = tokenize(lm, task, examples, pooling, max_length)
+    starts = _plan(items, chunk_size)
+    n = sum(it.n_rows for it in items)
+    if n == 0:
+        raise ValidationError(f"{task.name}/{split} gives no rows to extract"
+                              + (f" ({dropped} word targets were cut by max_length={max_length})" if dropped else ""))
+    manifest = StoreManifest.from_dict(dict(
+        identity, model_source=lm.source, task_kind=task.kind, is_decoder=lm.is_decoder,
+        n=n, dim=lm.hidden_size * (2 if pooling == "pair" else 1), n_layers=lm.n_layers + 1, n_blocks=lm.n_layers,
+        layer_names=list(lm.layer_names), label_names=list(task.label_names), n_examples=len(examples),
+        dropped_targets=dropped, chunk_size=chunk_size, n_chunks=len(starts), chunk_bounds=starts,
+        n_tokens=int(sum(len(it.input_ids) for it in items)), complete=False,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")))
+    return _Plan(items, starts + [len(items)], manifest)
+
+
+def _start(path: Path, plan: _Plan, old: StoreManifest | None, overwrite: bool, rank: int, barrier) -> StoreManifest:
+    """Resume (same plan) or start afresh (rank 0 writes the manifest); every rank checks the plan."""
+    manifest = plan.manifest
+    if old is not None and not overwrite:
+        check_manifest(path, old, manifest, plan=True)
+        manifest = manifest.replace(created=old.created or manifest.created)
+    elif rank == 0:
+        with storage_errors(path, "write the store"):
+            if old is not None or path.is_dir():
+                remove_store(path, old)
+            path.mkdir(parents=True, exist_ok=True)
+            write_json(path / MANIFEST_NAME, manifest.to_dict())
+    barrier()
+    if rank != 0:
+        check_manifest(path, read_manifest(path) or {}, manifest, plan=True)
+    return manifest
+
+
+def _run_chunks(lm, path: Path, plan: _Plan, mine: list[int], *, pooling, batch_size, dtype, bar) -> None:
+    """Forward passes of the chunks ``mine``, each written atomically as soon as it is done."""
+    was_training = lm.model.training
+    lm.model.eval()  # no dropout, whatever state a fine-tuning loop left the model in
+    try:
+        dtype_np = np.dtype(dtype)
+        for k in mine:
+            chunk_items = plan.items[plan.bounds[k]:plan.bounds[k + 1]]
+            arr = _forward_chunk(lm, chunk_items, pooling, batch_size, bar=bar)
+            bar.update(sum(1 for it in chunk_items if not it.n_rows))
+            ids = np.asarray([r for it in chunk_items for r in it.row_ids], dtype=str)
+            labels = np.asarray([r for it in chunk_items for r in it.row_labels], dtype=np.int64)
+            with storage_errors(path, "write a chunk of the store"):
+                write_chunk(path, k, arr.astype(dtype_np), ids, labels)
+            _after_chunk(k)
+    finally:
+        bar.close()
+        lm.model.train(was_training)
+
+
 # ----------------------------------------------------------------------------- public
 def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128, batch_size: int = 32,
             dtype: str = "float16", checkpoint: str | None = None, max_examples: int | None = None,
             data_root=None, overwrite: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE,
-            device: str | None = None, progress: bool = True) -> RepresentationStore:
+            device: str | None = None, progress: bool = True, lock_timeout: float = 0.0) -> RepresentationStore:
     """Extract every layer's pooled representations of ``task``/``split`` into a store.
 
     Parameters
@@ -307,128 +350,77 @@ def extract(model, task, split: str, *, pooling: str, out, max_length: int = 128
         ``cls`` on a decoder raises: its first token never sees the rest of the input.
     out : the store folder, or a run folder / :class:`~ftgeo.run.RunDir`, in which case the
         store is ``run/reps/<store_key(...)>``.
+    max_length : truncate inputs to this many tokens; more than the model's positions raises.
     dtype : storage dtype, ``float16`` (default, half the disk) or ``float32``; the forward
         pass and pooling always run in the model's dtype and pooling in float32.
     checkpoint : optional label of the model's checkpoint (recorded and part of the key).
     max_examples : keep only the first N examples of the split.
-    overwrite : replace a store written with other settings instead of raising.
+    overwrite : replace a store written with other settings instead of raising (only files
+        ftgeo wrote are removed; a folder holding anything else is refused).
     chunk_size : at most this many output rows per resumable chunk.
     device : where to run the forward passes. Default: a model given as a ``LoadedModel`` stays
         where it is; a model loaded here goes to this rank's accelerator (CUDA if available) or the CPU.
+    lock_timeout : seconds to wait for another process writing the same store (default 0:
+        fail at once with a message naming it).
 
     Returns the opened :class:`~ftgeo.extract.store.RepresentationStore`.
     """
     from ftgeo import __version__
-    from ftgeo.progress import progress as _progress
-    from ftgeo.run import RunDir
-
-    if pooling not in POOLINGS:
-        raise ValidationError(f"pooling={pooling!r} is not one of {list(POOLINGS)}")
-    if dtype not in STORE_DTYPES:
-        raise ValidationError(f"dtype={dtype!r} must be one of {list(STORE_DTYPES)}")
-    for name, v in (("max_length", max_length), ("batch_size", batch_size), ("chunk_size", chunk_size)):
-        if not isinstance(v, int) or v < 1:
-            raise ValidationError(f"{name}={v!r} must be a positive integer")
-    if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
-        raise ValidationError(f"max_examples={max_examples!r} must be a positive integer or None")
-
-    task = _resolve_task(task, data_root)
-    if task.kind == "token" and pooling in SENTENCE_POOLINGS:
-        raise ValidationError(f"task {task.name!r} has word-level targets; use pooling='word' (or 'pair' for "
-                              f"head-dependent targets), not {pooling!r}")
-    if task.kind != "token" and pooling not in SENTENCE_POOLINGS:
-        raise ValidationError(f"pooling={pooling!r} needs a token-level task; {task.name!r} is a {task.kind} task "
-                              "(use 'last', 'cls' or 'mean')")
-    examples = task.examples(split)
-    if max_examples is not None:
-        examples = examples[:max_examples]
     from ftgeo.data.base import fingerprint_examples
-    fingerprint = fingerprint_examples(examples, task.label_names)
 
-    display, ident, _ = _model_identity(model)
-    if _is_run_folder(out):
+    _check_args(pooling, dtype, max_length, batch_size, chunk_size, max_examples, lock_timeout)
+    task, examples = _load_split(task, split, pooling, data_root, max_examples)
+    ident = model_identity(model)
+    if is_run_folder(out):
         run = out if isinstance(out, RunDir) else RunDir(out)
-        path = run.reps / store_key(display, task.name, split, pooling, checkpoint=checkpoint,
+        path = run.reps / store_key(ident.name, task.name, split, pooling, checkpoint=checkpoint,
                                     max_length=max_length, max_examples=max_examples)
     else:
         path = Path(out)
-    identity = {"format": FORMAT, "model": display, "model_id": ident, "checkpoint": checkpoint, "task": task.name,
-                "split": split, "pooling": pooling, "max_length": max_length, "dtype": dtype,
-                "max_examples": max_examples, "fingerprint": fingerprint, "ftgeo_version": __version__}
-
+    identity = {"format": FORMAT, "model": ident.name, "model_id": ident.id, "checkpoint": checkpoint,
+                "task": task.name, "split": split, "pooling": pooling, "max_length": max_length, "dtype": dtype,
+                "max_examples": max_examples, "fingerprint": fingerprint_examples(examples, task.label_names),
+                "ftgeo_version": __version__}
+    hit = _cache_hit(path, identity, overwrite)
+    if hit is not None:
+        return hit
     rank, world, barrier = _dist()
-    old = read_manifest(path)
-    if old is not None and overwrite:
-        if rank == 0:
-            shutil.rmtree(path)
-        barrier()
-        old = None
-    elif old is None and path.is_dir() and any(path.iterdir()) and rank == 0 and not overwrite:
-        raise ValidationError(f"{path} exists, is not empty and holds no manifest.json; refusing to write a store "
-                              "into it (pick an empty or new folder)")
-    if old is not None:
-        check_manifest(path, old, identity, plan=False)
-        if old.get("complete"):
-            return RepresentationStore(path)
-
-    # -- load the model, tokenise, plan
-    from ftgeo.models import LoadedModel, hf_progress_off, load_model
-    given = isinstance(model, LoadedModel)
-    with hf_progress_off(True if not progress else None):  # progress=False also hides transformers' bars
-        lm = load_model(model)
-    if device is None and not given:
-        device = _default_device(world)
-    if device is not None:
-        lm.model.to(device)
-    if pooling == "cls" and lm.is_decoder:
-        raise ValidationError(f"pooling='cls' on the decoder {lm.name!r} would take the first token, which attends "
-                              "to nothing after it; use pooling='last' or 'mean'")
-    items, dropped = _tokenize(lm, task, examples, pooling, max_length)
-    starts = _plan(items, chunk_size)
-    bounds = starts + [len(items)]
-    n = sum(it.n_rows for it in items)
-    dim = lm.hidden_size * (2 if pooling == "pair" else 1)
-    manifest = dict(identity, model_source=lm.source, task_kind=task.kind, is_decoder=lm.is_decoder,
-                    n=n, dim=dim, n_layers=lm.n_layers + 1, n_blocks=lm.n_layers, layer_names=list(lm.layer_names),
-                    label_names=list(task.label_names), n_examples=len(examples), dropped_targets=dropped,
-                    chunk_size=chunk_size, n_chunks=len(starts), chunk_bounds=starts,
-                    n_tokens=int(sum(len(it.input_ids) for it in items)), complete=False,
-                    created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    if n == 0:
-        raise ValidationError(f"{task.name}/{split} gives no rows to extract"
-                              + (f" ({dropped} word targets were cut by max_length={max_length})" if dropped else ""))
-    if old is not None:
-        check_manifest(path, old, manifest, plan=True)
-        manifest["created"] = old.get("created", manifest["created"])
-    elif rank == 0:
-        path.mkdir(parents=True, exist_ok=True)
-        write_json(path / "manifest.json", manifest)
-    barrier()
-    if rank != 0:
-        check_manifest(path, read_manifest(path) or {}, manifest, plan=True)
-
-    # -- forward passes, one chunk at a time
-    mine = [k for k in range(len(starts)) if k % world == rank and not chunk_done(path, k)]
-    todo_examples = sum(bounds[k + 1] - bounds[k] for k in mine)
-    t0 = time.perf_counter()
-    bar = _progress(total=todo_examples, enabled=progress and rank == 0, unit="ex",
-                    desc=f"extract {display} {task.name}/{split} {pooling}")
-    was_training = lm.model.training
-    lm.model.eval()  # no dropout, whatever state a fine-tuning loop left the model in
+    lock = FolderLock(path, purpose=f"extract {ident.name} {task.name}/{split} {pooling}", timeout=lock_timeout)
+    if rank == 0:
+        with storage_errors(path, "write the store"):
+            lock.acquire()
     try:
-        dtype_np = np.dtype(dtype)
-        for k in mine:
-            chunk_items = items[bounds[k]:bounds[k + 1]]
-            arr = _forward_chunk(lm, chunk_items, pooling, batch_size, bar=bar)
-            bar.update(sum(1 for it in chunk_items if not it.n_rows))
-            ids = np.asarray([r for it in chunk_items for r in it.row_ids], dtype=str)
-            labels = np.asarray([r for it in chunk_items for r in it.row_labels], dtype=np.int64)
-            write_chunk(path, k, arr.astype(dtype_np), ids, labels)
-            _after_chunk(k)
+        return _extract_locked(model, task, split, examples, path, identity, rank=rank, world=world, barrier=barrier,
+                               pooling=pooling, max_length=max_length, batch_size=batch_size, dtype=dtype,
+                               overwrite=overwrite, chunk_size=chunk_size, device=device, progress=progress)
     finally:
-        bar.close()
-        lm.model.train(was_training)
-    manifest["seconds"] = round(time.perf_counter() - t0, 3)
+        lock.release()
+
+
+def _extract_locked(model, task, split, examples, path: Path, identity, *, rank, world, barrier, pooling,
+                    max_length, batch_size, dtype, overwrite, chunk_size, device, progress) -> RepresentationStore:
+    """The part of :func:`extract` that runs while rank 0 holds the store's lock."""
+    from ftgeo.progress import progress as _progress
+    if rank == 0:
+        with storage_errors(path, "clean up the store"):
+            clean_store_tmp(path)
+    barrier()
+    old = _read_old(path, overwrite)
+    _check_folder(path, old, identity, overwrite)
+    barrier()  # every rank has read the folder before rank 0 changes it
+    if old is not None and old.complete and not overwrite:  # finished by the writer we waited for
+        return RepresentationStore(path)
+    lm = _load_lm(model, device, world, progress)
+    plan = _prepare(lm, task, examples, pooling=pooling, max_length=max_length, chunk_size=chunk_size,
+                    identity=identity, split=split)
+    manifest = _start(path, plan, old, overwrite, rank, barrier)
+    n_chunks = len(plan.bounds) - 1
+    mine = [k for k in range(n_chunks) if k % world == rank and not chunk_done(path, k)]
+    bar = _progress(total=sum(plan.bounds[k + 1] - plan.bounds[k] for k in mine), enabled=progress and rank == 0,
+                    unit="ex", desc=f"extract {identity['model']} {task.name}/{split} {pooling}")
+    t0 = time.perf_counter()
+    _run_chunks(lm, path, plan, mine, pooling=pooling, batch_size=batch_size, dtype=dtype, bar=bar)
+    manifest = manifest.replace(seconds=round(time.perf_counter() - t0, 3))
     barrier()
     if rank == 0:
         consolidate(path, manifest)

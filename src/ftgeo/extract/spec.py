@@ -32,6 +32,7 @@ class ExtractSpec(Spec):
     max_examples: int | None = None
     chunk_size: int = 1024
     overwrite: bool = False
+    lock_timeout: float = 0.0
 
     def validate(self) -> None:
         if not self.model:
@@ -45,6 +46,8 @@ class ExtractSpec(Spec):
                 raise ValidationError(f"ExtractSpec.{name} must be >= 1; got {getattr(self, name)}")
         if self.max_examples is not None and self.max_examples < 1:
             raise ValidationError(f"ExtractSpec.max_examples must be >= 1; got {self.max_examples}")
+        if self.lock_timeout < 0:
+            raise ValidationError(f"ExtractSpec.lock_timeout must be >= 0 seconds; got {self.lock_timeout}")
 
     def extract_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`ftgeo.extract.extract` (model, task, split positional)."""
@@ -52,7 +55,7 @@ class ExtractSpec(Spec):
         return dict(pooling=self.pooling, out=RunDir(self.run) if self.run is not None else self.out,
                     max_length=self.max_length, batch_size=self.batch_size, dtype=self.dtype,
                     checkpoint=self.checkpoint, max_examples=self.max_examples, data_root=self.data_root,
-                    overwrite=self.overwrite, chunk_size=self.chunk_size)
+                    overwrite=self.overwrite, chunk_size=self.chunk_size, lock_timeout=self.lock_timeout)
 
     def run_extract(self, *, progress: bool = True):
         from ftgeo.extract.core import extract

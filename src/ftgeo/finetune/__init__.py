@@ -20,7 +20,7 @@ from ftgeo.finetune.recipes import RECIPES, Recipe, get_recipe
 
 _LAZY = {
     "finetune": "ftgeo.finetune.core:finetune",
-    "FinetuneResult": "ftgeo.finetune.result:FinetuneResult",
+    "FinetuneResult": "ftgeo.results.finetune:FinetuneResult",
     "FinetuneSpec": "ftgeo.finetune.spec:FinetuneSpec",
     "Checkpoint": "ftgeo.finetune.checkpoints:Checkpoint",
     "list_checkpoints": "ftgeo.finetune.checkpoints:list_checkpoints",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftgeo.errors import DataNotFoundError
+from ftgeo.errors import DataNotFoundError, ValidationError
 
 META_FILE = "ftgeo_finetune.json"
 CKPT_META = "ftgeo_checkpoint.json"
@@ -52,10 +52,19 @@ class Checkpoint:
 
 
 def read_meta(model_folder: str | Path) -> dict[str, Any] | None:
+    """The folder's ``ftgeo_finetune.json``, or None if it has none."""
     f = Path(model_folder) / META_FILE
     if not f.is_file():
         return None
-    return json.loads(f.read_text())
+    try:
+        meta = json.loads(f.read_text())
+    except ValueError as exc:
+        raise ValidationError(f"{f} is not valid JSON ({exc}); the folder was edited or damaged: fine-tune again "
+                              "into a new folder, or pass overwrite=True") from None
+    if not isinstance(meta, dict):
+        raise ValidationError(f"{f} does not hold a JSON object; fine-tune again into a new folder, or pass "
+                              "overwrite=True")
+    return meta
 
 
 def list_checkpoints(model_folder: str | Path, *, include_final: bool = False) -> list[Checkpoint]:
@@ -112,6 +121,8 @@ def scan_checkpoints(root: Path) -> list[Checkpoint]:
 
 
 def last_checkpoint(root: Path) -> Path | None:
-    """The resumable checkpoint with the highest step (it must hold ``trainer_state.json``)."""
-    ok = [c for c in scan_checkpoints(root) if (c.path / "trainer_state.json").is_file()]
+    """The resumable checkpoint with the highest step: its save finished (``ftgeo_checkpoint.json``,
+    written after everything else) and it holds ``trainer_state.json``."""
+    ok = [c for c in scan_checkpoints(root)
+          if (c.path / "trainer_state.json").is_file() and (c.path / CKPT_META).is_file()]
     return ok[-1].path if ok else None

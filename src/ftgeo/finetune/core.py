@@ -5,15 +5,19 @@ Plan of one call:
 1. resolve the recipe (overrides applied), the task and its splits (``eval_split`` defaults to
    ``dev``, then ``validation``, then ``test``), subsample train (``max_train_samples``, seeded)
    and carve the held-out part (``heldout_fraction``, seeded);
-2. pick the model folder (``out``, or ``run/models/<name>``); a complete folder with the same
-   settings is returned as is, one with other settings raises
-   :class:`~ftgeo.errors.ManifestMismatchError` (``overwrite=True`` replaces it), a partial one
-   is resumed from its last checkpoint (``Trainer.train(resume_from_checkpoint=...)``);
-3. load the model with its head (``sequence`` for sentence/pair tasks, ``word``/``pair`` for
-   token tasks), tokenise exactly as extraction does, and train with :class:`FtgeoTrainer`;
-4. write the final model (with early stopping: the best held-out checkpoint's weights), the
-   metadata (``ftgeo_finetune.json``), ``metrics.csv`` and, in a run folder, the result
-   ``run/results/finetune__<name>``.
+2. pick the model folder (``out``, or ``run/models/<name>``; ``name`` must be a plain name); a
+   complete folder with the same settings is returned as is (no lock: works read-only);
+3. take the folder's lock (:mod:`ftgeo._lock`), remove what a killed run left half-written
+   (:mod:`ftgeo.finetune.folder`) and look again: a folder with other settings raises
+   :class:`~ftgeo.errors.ManifestMismatchError` (``overwrite=True`` replaces it, removing only what
+   ftgeo wrote), a partial one is resumed from its last complete checkpoint
+   (``Trainer.train(resume_from_checkpoint=...)``);
+4. load the model with its head (``sequence`` for sentence/pair tasks, ``word``/``pair`` for
+   token tasks), check ``max_length`` against its positions, tokenise exactly as extraction
+   does, and train with :class:`FtgeoTrainer`;
+5. write the final model (with early stopping: the best held-out checkpoint's weights) through a
+   temporary folder, the metadata (``ftgeo_finetune.json``), ``metrics.csv`` and, in a run folder,
+   the result ``run/results/finetune__<name>``.
 
 Seeding: ``seed`` seeds the head initialisation, the data order (``Trainer``'s ``seed`` and
 ``data_seed``), dropout, the subsample and the held-out split. Like ``Trainer`` itself,
@@ -24,17 +28,21 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import shutil
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ftgeo._atomic import write_json, write_text
+from ftgeo._atomic import StorageError, is_disk_full, is_tmp_name, storage_errors, write_json, write_text
+from ftgeo._lock import LOCK_NAME, FolderLock
 from ftgeo.errors import ManifestMismatchError, ValidationError
 from ftgeo.finetune.checkpoints import (CHECKPOINT_DIR, CKPT_META, FORMAT, META_FILE, Checkpoint, last_checkpoint,
-                                        read_meta)
+                                        read_meta, scan_checkpoints)
+from ftgeo.finetune.folder import (ALWAYS_OWNED, FINAL_TMP, clean_partial, move_final, record_files, refuse_foreign,
+                                   remove_owned)
 from ftgeo.finetune.recipes import Recipe, get_recipe
+from ftgeo.run import RunDir, check_name, is_run_folder, slug
 
 EVAL_SPLIT_ORDER = ("dev", "validation", "valid", "test")
 
@@ -67,8 +75,7 @@ def head_kind(task, train_examples: Sequence) -> str:
 
 
 def _default_name(display: str, task_name: str, recipe: Recipe, seed: int, max_train_samples: int | None) -> str:
-    from ftgeo.extract.core import _slug
-    parts = [_slug(display), _slug(task_name), recipe.name, f"s{seed}"]
+    parts = [slug(display), slug(task_name), recipe.name, f"s{seed}"]
     if max_train_samples is not None:
         parts.append(f"n{max_train_samples}")
     return "__".join(parts)
@@ -92,42 +99,44 @@ def _world_size() -> int:
     return max(int(os.environ.get("WORLD_SIZE", "1") or 1), 1)
 
 
-def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: str | None = None,
-             data_root=None, train_split: str = "train", eval_split: str | None = None,
-             max_train_samples: int | None = None, max_eval_samples: int | None = None,
-             epochs: float | None = None, seed: int = 0, checkpoint_every: float | int | None = None,
-             overwrite: bool = False, progress: bool = True, logging_steps: int | None = None,
-             group_by_length: bool = False, callbacks: Sequence[Any] = (), **overrides: Any):
-    """Fine-tune ``model`` on ``task`` with a named recipe; returns a :class:`FinetuneResult`.
+# ----------------------------------------------------------------------------- one run, step by step
+@dataclass
+class _Data:
+    """The task and its example lists, validated."""
 
-    Parameters
-    ----------
-    model : packaged name (``minilm-l6``, ``smollm2-135m``), HF folder or hub id.
-    task : a :class:`~ftgeo.data.base.Task` or a task name (loaded with ``data_root``).
-    recipe : ``gptology``, ``emergent`` or ``closer-look`` (``ftgeo list recipes``) or a
-        :class:`~ftgeo.finetune.recipes.Recipe`; ``**overrides`` replace any of its values
-        (``learning_rate``, ``batch_size``, ``gradient_accumulation_steps``, ``scheduler``,
-        ``warmup_ratio``, ``weight_decay``, ``layer_decay``, ``head_dropout``, ``heldout_fraction``,
-        ``early_stopping_patience``, ``max_length``, ``eval_batch_size``, ...).
-    out : a run folder / :class:`~ftgeo.run.RunDir` (the model goes to ``run/models/<name>``)
-        or the model folder itself.
-    name : the model folder's name inside a run (default ``<model>__<task>__<recipe>__s<seed>``).
-    max_train_samples : a seeded subsample of the training split.
-    max_eval_samples : the first N examples of the eval split.
-    epochs : number of epochs (default: the recipe's; ``closer-look`` uses 3 for base-size models).
-    checkpoint_every : optimizer steps (>= 1) or a fraction of an epoch (< 1); default once per epoch.
-    overwrite : replace a model folder written with other settings.
-    group_by_length : batch examples of similar token length together (``Trainer``'s
-        ``LengthGroupedSampler``): much less padding, so much faster on CPU for short texts.
-    callbacks : extra ``transformers.TrainerCallback`` objects.
-    """
-    from ftgeo.data.base import fingerprint_examples
-    from ftgeo.extract.core import _is_run_folder, _model_identity
-    from ftgeo.run import RunDir
+    task: Any
+    kind: str
+    train_split: str
+    eval_split: str
+    train_ex: list
+    held_ex: list
+    eval_ex: list
 
+
+@dataclass
+class _Where:
+    """Where the run goes and what identifies it."""
+
+    run: RunDir | None
+    folder: Path
+    name: str
+    display: str
+    identity: dict[str, Any]
+
+
+@dataclass
+class _Features:
+    train: list
+    held: list
+    eval: list
+    dropped: int
+    dropped_eval: int
+    seconds: float
+
+
+def _check_args(model, epochs, checkpoint_every, max_train_samples, name, lock_timeout):
     if isinstance(model, (str, Path)) and not str(model):
         raise ValidationError("model is empty; pass a packaged name, a model folder or a hub id")
-    rec = get_recipe(recipe, **overrides)
     if epochs is not None and (not isinstance(epochs, (int, float)) or epochs <= 0):
         raise ValidationError(f"epochs={epochs!r} must be a positive number")
     if checkpoint_every is not None and (not isinstance(checkpoint_every, (int, float)) or checkpoint_every <= 0):
@@ -137,8 +146,16 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
         checkpoint_every = int(round(checkpoint_every))
     if max_train_samples is not None and (not isinstance(max_train_samples, int) or max_train_samples < 1):
         raise ValidationError(f"max_train_samples={max_train_samples!r} must be a positive integer or None")
+    if name is not None:
+        check_name(name, "name (the model folder's name in the run)")
+    if not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
+        raise ValidationError(f"lock_timeout={lock_timeout!r} must be a number of seconds >= 0")
+    return checkpoint_every
 
-    # ---------------------------------------------------------------- data
+
+def _load_data(task, data_root, train_split, eval_split, rec: Recipe, seed, max_train_samples,
+               max_eval_samples) -> _Data:
+    from ftgeo.finetune.data import split_heldout, subsample
     task = _resolve_task(task, data_root)
     if task.kind == "unlabelled":
         raise ValidationError(f"task {task.name!r} is unlabelled (kind 'unlabelled'): there is nothing to "
@@ -154,7 +171,6 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     if task.num_labels < 2:
         raise ValidationError(f"task {task.name!r} has {task.num_labels} label(s) {list(task.label_names)}; a "
                               "classification head needs at least 2")
-    from ftgeo.finetune.data import check_labels, encode, n_targets, split_heldout, subsample
     train_all = task.examples(train_split)
     if not train_all:
         raise ValidationError(f"task {task.name!r} split {train_split!r} is empty")
@@ -164,52 +180,70 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     eval_ex = task.examples(eval_split)
     if max_eval_samples is not None:
         eval_ex = eval_ex[:max_eval_samples]
+    return _Data(task, kind, train_split, eval_split, train_ex, held_ex, eval_ex)
 
-    # ---------------------------------------------------------------- where
-    display, ident, _ = _model_identity(model)
-    if _is_run_folder(out):
+
+def _locate(model, out, name, data: _Data, rec: Recipe, settings: dict[str, Any]) -> _Where:
+    from ftgeo.data.base import fingerprint_examples
+    from ftgeo.extract.identity import model_identity
+    ident = model_identity(model)
+    if is_run_folder(out):
         run = out if isinstance(out, RunDir) else RunDir(out)
-        name = name or _default_name(display, task.name, rec, seed, max_train_samples)
-        folder = run.models / name
+        name = name or _default_name(ident.name, data.task.name, rec, settings["seed"], settings["max_train_samples"])
+        folder = run.model_dir(name)
     else:
         run, folder = None, Path(out)
         name = name or folder.name
-    folder = folder.expanduser().resolve()
-    identity = {"format": FORMAT, "model": display, "model_id": ident, "task": task.name, "head": kind,
-                "train_split": train_split, "eval_split": eval_split, "recipe": rec.to_dict(),
-                "epochs": epochs, "seed": seed, "max_train_samples": max_train_samples,
-                "max_eval_samples": max_eval_samples, "checkpoint_every": checkpoint_every,
-                "group_by_length": bool(group_by_length),
-                "train_fingerprint": fingerprint_examples(train_ex, task.label_names),
-                "eval_fingerprint": fingerprint_examples(eval_ex, task.label_names)}
-    from ftgeo import __version__
-    rank = int(os.environ.get("RANK", "0") or 0)
-    old = read_meta(folder)
+    identity = {"format": FORMAT, "model": ident.name, "model_id": ident.id, "task": data.task.name,
+                "head": data.kind, "train_split": data.train_split, "eval_split": data.eval_split,
+                "recipe": rec.to_dict(), **settings,
+                "train_fingerprint": fingerprint_examples(data.train_ex, data.task.label_names),
+                "eval_fingerprint": fingerprint_examples(data.eval_ex, data.task.label_names)}
+    return _Where(run, folder.expanduser().resolve(), name, ident.name, identity)
+
+
+def _result(where: _Where, rank: int, *, always_save: bool):
+    """The run's :class:`FinetuneResult`; in a run folder also saved to ``results/finetune__<name>``."""
+    from ftgeo.results.finetune import FinetuneResult
+    result = FinetuneResult.from_folder(where.folder)
+    if where.run is not None and rank == 0:
+        target = where.run.result_dir(f"finetune__{where.name}")
+        if always_save or not (target / "result.json").is_file():  # (a run killed while saving it)
+            with storage_errors(target, "save the fine-tuning result"):
+                result.save(target)
+    return result
+
+
+def _decide(folder: Path, old: dict | None, identity: dict[str, Any], overwrite: bool) -> str:
+    """``done`` (complete, same settings), ``resume``, ``fresh`` or ``replace``; raises on other settings
+    (without ``overwrite``) and on a folder holding files ftgeo did not write."""
     if old is not None and old.get("identity") != identity:
         if not overwrite:
             diff = sorted(k for k in set(identity) | set(old.get("identity") or {})
                           if identity.get(k) != (old.get("identity") or {}).get(k))
             raise ManifestMismatchError(f"{folder} holds a fine-tuning run with other settings (differs in "
                                         f"{', '.join(diff)}); pick another out/name or pass overwrite=True")
-        if rank == 0:
-            shutil.rmtree(folder)
-        old = None
-    elif old is None and rank == 0 and folder.is_dir() and any(folder.iterdir()):
-        if overwrite and rank == 0:
-            shutil.rmtree(folder)
-        elif not overwrite and not (folder / CHECKPOINT_DIR).is_dir():
+        refuse_foreign(folder, old, "overwrite")
+        return "replace"
+    if old is not None:
+        return "done" if old.get("complete") else "resume"
+    if folder.is_dir() and any(p.name != LOCK_NAME and not is_tmp_name(p.name) for p in folder.iterdir()):
+        if overwrite:
+            refuse_foreign(folder, None, "overwrite")
+            return "replace"
+        if not (folder / CHECKPOINT_DIR).is_dir():
             raise ValidationError(f"{folder} exists, is not empty and holds no {META_FILE}; pick an empty or new "
                                   "folder, or pass overwrite=True")
-    if old is not None and old.get("complete"):
-        from ftgeo.finetune.result import FinetuneResult
-        return FinetuneResult.from_folder(folder)
+        return "resume"
+    return "fresh"
 
-    # ---------------------------------------------------------------- model
-    import torch
-    import transformers
+
+def _build_model(model, data: _Data, rec: Recipe):
+    """(LoadedModel, the network with its head, the head's metadata)."""
+    from ftgeo.extract.tokenize import check_max_length
     from ftgeo.finetune.heads import build_word_classifier
     from ftgeo.models import load_model
-    transformers.set_seed(seed)
+    task, kind = data.task, data.kind
     _check_existing_head(model, task, kind)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*newly initialized.*")
@@ -228,42 +262,39 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     if lm.head not in (None, "sequence") or (kind == "sequence" and lm.head != "sequence"):
         raise ValidationError(f"{lm.name} is loaded with head={lm.head!r}; a {task.kind} task needs a sequence "
                               "head: pass the model's name or folder instead of a loaded model")
+    check_max_length(lm, rec.max_length)
     dropout = _apply_head_dropout(net, rec.head_dropout) if kind == "sequence" else rec.head_dropout
-    n_params = sum(p.numel() for p in net.parameters())
-    n_epochs = float(epochs) if epochs is not None else rec.epochs_for(n_params)
     head_meta = {"kind": kind, "num_labels": task.num_labels, "label_names": list(task.label_names),
                  "dropout": dropout, "is_decoder": lm.is_decoder, "pooling": _head_pooling(kind, lm.is_decoder),
-                 "hidden_size": lm.hidden_size, "n_layers": lm.n_layers, "base_model": display,
+                 "hidden_size": lm.hidden_size, "n_layers": lm.n_layers, "base_model": None,
                  "task": task.name, "recipe": rec.name}
+    return lm, net, head_meta
 
-    # ---------------------------------------------------------------- features
-    t_tok = time.perf_counter()
-    train_f, dropped = encode(lm, task, train_ex, kind=kind, max_length=rec.max_length)
-    held_f, _ = encode(lm, task, held_ex, kind=kind, max_length=rec.max_length) if held_ex else ([], 0)
-    eval_f, dropped_eval = encode(lm, task, eval_ex, kind=kind, max_length=rec.max_length)
-    for feats, where in ((train_f, f"{task.name}/{train_split}"), (held_f, "held-out part of train"),
-                         (eval_f, f"{task.name}/{eval_split}")):
+
+def _features(lm, data: _Data, rec: Recipe) -> _Features:
+    from ftgeo.finetune.data import check_labels, encode
+    task, kind = data.task, data.kind
+    t0 = time.perf_counter()
+    train_f, dropped = encode(lm, task, data.train_ex, kind=kind, max_length=rec.max_length)
+    held_f, _ = encode(lm, task, data.held_ex, kind=kind, max_length=rec.max_length) if data.held_ex else ([], 0)
+    eval_f, dropped_eval = encode(lm, task, data.eval_ex, kind=kind, max_length=rec.max_length)
+    for feats, where in ((train_f, f"{task.name}/{data.train_split}"), (held_f, "held-out part of train"),
+                         (eval_f, f"{task.name}/{data.eval_split}")):
         check_labels(feats, task.num_labels, where)
     if not train_f:
-        raise ValidationError(f"{task.name}/{train_split} gives no training examples"
+        raise ValidationError(f"{task.name}/{data.train_split} gives no training examples"
                               + (f" ({dropped} word targets were cut by max_length={rec.max_length})" if dropped else ""))
     if not eval_f:
-        raise ValidationError(f"{task.name}/{eval_split} gives no evaluation examples")
-    t_tok = time.perf_counter() - t_tok
+        raise ValidationError(f"{task.name}/{data.eval_split} gives no evaluation examples")
+    return _Features(train_f, held_f, eval_f, dropped, dropped_eval, time.perf_counter() - t0)
 
-    # ---------------------------------------------------------------- trainer
+
+def _training_args(folder: Path, rec: Recipe, n_epochs: float, seed: int, logging_steps: int, no_bar: bool,
+                   group_by_length: bool):
+    import torch
     from transformers import TrainingArguments
-    from ftgeo.finetune.data import Collator
-    from ftgeo.finetune.trainer import EarlyStopping, FtgeoTrainer, MetadataCallback, ScheduleCallback
-
-    world = _world_size()
-    batches = math.ceil(len(train_f) / (rec.batch_size * world))
-    steps_per_epoch = max(math.ceil(batches / rec.gradient_accumulation_steps), 1)
-    if logging_steps is None:
-        logging_steps = max(1, min(50, math.ceil(steps_per_epoch / 5)))
-    no_bar = (not progress) or os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
     sched = {"linear": "linear", "constant": "constant_with_warmup", "slanted_triangular": "linear"}[rec.scheduler]
-    args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(folder / CHECKPOINT_DIR), per_device_train_batch_size=rec.batch_size,
         per_device_eval_batch_size=rec.eval_batch_size, gradient_accumulation_steps=rec.gradient_accumulation_steps,
         num_train_epochs=n_epochs, learning_rate=rec.learning_rate, weight_decay=rec.weight_decay,
@@ -275,95 +306,263 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
         use_cpu=not torch.cuda.is_available(), ddp_find_unused_parameters=False,
         train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
-    split_names = {"eval": eval_split}
-    eval_sets = {"eval": eval_f}
-    if held_f:
-        eval_sets["heldout"] = held_f
-        split_names["heldout"] = "heldout"
-    ftgeo_state: dict[str, Any] = {"recipe": rec, "n_layers": lm.n_layers, "num_labels": task.num_labels,
-                                   "eval_sets": eval_sets, "tokenizer": lm.tokenizer, "head_meta": head_meta}
-    checkpoints: list[Checkpoint] = []
-    if old is not None:
-        checkpoints = [Checkpoint(int(c["step"]), float(c["epoch"]), folder / c["path"], dict(c.get("metrics") or {}))
-                       for c in old.get("checkpoints") or [] if (folder / c["path"]).is_dir()]
+
+
+@dataclass
+class _Session:
+    """The trainer of one run and the metadata it keeps up to date."""
+
+    folder: Path
+    rank: int
+    trainer: Any
+    meta: dict[str, Any]
+    checkpoints: list[Checkpoint]
+    split_names: dict[str, str]
+    meta_cb: Any
+    early: Any
+    no_bar: bool
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def _start_meta(where: _Where, old: dict | None, lm, head_meta, n_params, n_epochs, steps_per_epoch, world,
+                data: _Data, feats: _Features, split_names) -> dict[str, Any]:
+    from ftgeo import __version__
+    from ftgeo.finetune.data import n_targets
     created = (old or {}).get("created") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    meta: dict[str, Any] = {"format": FORMAT, "identity": identity, "complete": False, "created": created,
-                            "ftgeo_version": __version__, "head": head_meta, "n_params": n_params,
-                            "epochs": n_epochs, "steps_per_epoch": steps_per_epoch, "world_size": world,
-                            "n_train_examples": len(train_ex), "n_heldout_examples": len(held_ex),
-                            "n_eval_examples": len(eval_ex), "n_train_targets": n_targets(train_f),
-                            "n_eval_targets": n_targets(eval_f), "dropped_targets": {"train": dropped,
-                                                                                     "eval": dropped_eval},
-                            "splits": split_names, "name": name, "model_source": lm.source,
-                            "checkpoints": [c.to_dict(folder) for c in checkpoints]}
+    meta = {"format": FORMAT, "identity": where.identity, "complete": False, "created": created,
+            "ftgeo_version": __version__, "head": head_meta, "n_params": n_params,
+            "epochs": n_epochs, "steps_per_epoch": steps_per_epoch, "world_size": world,
+            "n_train_examples": len(data.train_ex), "n_heldout_examples": len(data.held_ex),
+            "n_eval_examples": len(data.eval_ex), "n_train_targets": n_targets(feats.train),
+            "n_eval_targets": n_targets(feats.eval), "dropped_targets": {"train": feats.dropped,
+                                                                         "eval": feats.dropped_eval},
+            "splits": split_names, "name": where.name, "model_source": lm.source, "checkpoints": []}
+    record_files(meta, list((old or {}).get("files") or []) + [ALWAYS_OWNED[0], "metrics.csv", CHECKPOINT_DIR])
+    return meta
 
-    def on_checkpoint(step: int, epoch: float, path: Path, metrics: dict) -> None:
-        info = {"step": step, "epoch": round(epoch, 6), "metrics": _clean_metrics(metrics)}
-        write_json(path / CKPT_META, info)
-        ck = Checkpoint(step, round(epoch, 6), path, info["metrics"])
-        checkpoints[:] = [c for c in checkpoints if c.step != step] + [ck]
-        checkpoints.sort(key=lambda c: c.step)
-        meta["checkpoints"] = [c.to_dict(folder) for c in checkpoints]
-        write_json(folder / META_FILE, meta)
-        _write_metrics(folder, trainer.state.log_history, split_names)
 
+def _make_session(where: _Where, old, lm, net, head_meta, rec: Recipe, data: _Data, feats: _Features, *, rank,
+                  n_epochs, seed, checkpoint_every, logging_steps, progress, group_by_length, callbacks) -> _Session:
+    from ftgeo.finetune.data import Collator
+    from ftgeo.finetune.trainer import EarlyStopping, FtgeoTrainer, MetadataCallback, ScheduleCallback
+    folder, world = where.folder, _world_size()
+    batches = math.ceil(len(feats.train) / (rec.batch_size * world))
+    steps_per_epoch = max(math.ceil(batches / rec.gradient_accumulation_steps), 1)
+    if logging_steps is None:
+        logging_steps = max(1, min(50, math.ceil(steps_per_epoch / 5)))
+    no_bar = (not progress) or os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
+    args = _training_args(folder, rec, n_epochs, seed, logging_steps, no_bar, group_by_length)
+    split_names = {"eval": data.eval_split}
+    eval_sets = {"eval": feats.eval}
+    if feats.held:
+        eval_sets["heldout"] = feats.held
+        split_names["heldout"] = "heldout"
+    ftgeo_state: dict[str, Any] = {"recipe": rec, "n_layers": lm.n_layers, "num_labels": data.task.num_labels,
+                                   "eval_sets": eval_sets, "tokenizer": lm.tokenizer, "head_meta": head_meta}
+    meta = _start_meta(where, old, lm, head_meta, sum(p.numel() for p in net.parameters()), n_epochs,
+                       steps_per_epoch, world, data, feats, split_names)
+    # the checkpoints whose save finished (ftgeo_checkpoint.json written), whatever the metadata says
+    checkpoints = [c for c in scan_checkpoints(folder) if (c.path / CKPT_META).is_file()] if old is not None else []
+    meta["checkpoints"] = [c.to_dict(folder) for c in checkpoints]
     early = EarlyStopping(rec.early_stopping_patience) if rec.early_stopping_patience else None
-    meta_cb = MetadataCallback(on_checkpoint)
-    cbs = [ScheduleCallback(checkpoint_every), meta_cb] + ([early] if early else [])
-    trainer = FtgeoTrainer(model=net, args=args, train_dataset=train_f, data_collator=Collator(
-        lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0, kind),
+    session = _Session(folder, rank, None, meta, checkpoints, split_names, None, early, no_bar,
+                       {"ftgeo": ftgeo_state, "tokenize_seconds": feats.seconds})
+    session.meta_cb = MetadataCallback(lambda *a: _on_checkpoint(session, *a))
+    cbs = [ScheduleCallback(checkpoint_every), session.meta_cb] + ([early] if early else [])
+    session.trainer = FtgeoTrainer(model=net, args=args, train_dataset=feats.train, data_collator=Collator(
+        lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0, data.kind),
         callbacks=cbs + list(callbacks), ftgeo=ftgeo_state)
     if no_bar:
         from transformers.trainer_callback import PrinterCallback
-        trainer.remove_callback(PrinterCallback)
-    if rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / META_FILE, meta)
-    last = last_checkpoint(folder) if (folder / CHECKPOINT_DIR).is_dir() else None
+        session.trainer.remove_callback(PrinterCallback)
+    return session
+
+
+def _on_checkpoint(s: _Session, step: int, epoch: float, path: Path, metrics: dict) -> None:
+    """After the Trainer saved checkpoint ``step``: mark it complete, then record it (rank 0)."""
+    info = {"step": step, "epoch": round(epoch, 6), "metrics": _clean_metrics(metrics)}
+    write_json(path / CKPT_META, info)
+    ck = Checkpoint(step, round(epoch, 6), path, info["metrics"])
+    s.checkpoints[:] = [c for c in s.checkpoints if c.step != step] + [ck]
+    s.checkpoints.sort(key=lambda c: c.step)
+    s.meta["checkpoints"] = [c.to_dict(s.folder) for c in s.checkpoints]
+    write_json(s.folder / META_FILE, s.meta)
+    _write_metrics(s.folder, s.trainer.state.log_history, s.split_names)
+
+
+def _train(s: _Session):
+    """Write the starting metadata (rank 0), resume from the last complete checkpoint, train."""
+    trainer = s.trainer
+    if s.rank == 0:
+        s.folder.mkdir(parents=True, exist_ok=True)
+        write_json(s.folder / META_FILE, s.meta)
+    trainer.accelerator.wait_for_everyone()
+    last = last_checkpoint(s.folder) if (s.folder / CHECKPOINT_DIR).is_dir() else None
     resume = str(last) if last is not None else None
     if resume is not None:
-        meta["resumed_from"] = Path(resume).name
+        s.meta["resumed_from"] = Path(resume).name
     t0 = time.perf_counter()
     from ftgeo.models import hf_progress_off
-    with hf_progress_off(no_bar):
+    with hf_progress_off(s.no_bar):
         out = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.perf_counter() - t0
+    s.state["train_seconds"] = time.perf_counter() - t0
+    return out
 
-    # ---------------------------------------------------------------- final model
+
+def _save_final(s: _Session, out) -> None:
+    """Restore the best checkpoint (early stopping), evaluate, save the final model, mark complete."""
+    trainer, folder = s.trainer, s.folder
     best = None
-    if early is not None and early.best_step is not None:
-        best_ck = next((c for c in checkpoints if c.step == early.best_step), None)
+    if s.early is not None and s.early.best_step is not None:
+        best_ck = next((c for c in s.checkpoints if c.step == s.early.best_step), None)
         if best_ck is None:
-            best_ck = next((c for c in list_on_disk(folder) if c.step == early.best_step), None)
+            best_ck = next((c for c in list_on_disk(folder) if c.step == s.early.best_step), None)
         if best_ck is not None:
             best = best_ck
             if best_ck.step != trainer.state.global_step:
                 trainer._load_from_checkpoint(str(best_ck.path))
     restored = best is not None and best.step != trainer.state.global_step
-    final_metrics = meta_cb.last_metrics.get(trainer.state.global_step)
+    final_metrics = s.meta_cb.last_metrics.get(trainer.state.global_step)
     if restored or not final_metrics:  # the final weights were not evaluated yet
         final_metrics = trainer.evaluate_sets()
-    with hf_progress_off(no_bar):
-        trainer.save_model(str(folder))
+    from ftgeo.models import hf_progress_off
+    tmp = folder / FINAL_TMP
+    with hf_progress_off(s.no_bar):
+        trainer.save_model(str(tmp))
     trainer.accelerator.wait_for_everyone()
+    if s.rank == 0:
+        record_files(s.meta, [p.name for p in tmp.iterdir()])
+        write_json(folder / META_FILE, s.meta)  # the names are recorded before the files arrive
+        move_final(tmp, folder)
+        s.meta.update(complete=True, train_seconds=round(s.state["train_seconds"], 3),
+                      tokenize_seconds=round(s.state["tokenize_seconds"], 3),
+                      global_step=trainer.state.global_step, train_loss=float(out.training_loss),
+                      param_groups=s.state["ftgeo"].get("param_groups"),
+                      final={"step": trainer.state.global_step, "epoch": round(float(trainer.state.epoch or 0), 6),
+                             "metrics": _clean_metrics(final_metrics),
+                             "best_checkpoint": best.to_dict(folder) if best else None,
+                             "stopped_early": bool(s.early is not None
+                                                   and trainer.state.global_step < trainer.state.max_steps)},
+                      max_steps=trainer.state.max_steps,
+                      finished=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        _write_metrics(folder, trainer.state.log_history, s.split_names)
+        write_json(folder / META_FILE, s.meta)
+    trainer.accelerator.wait_for_everyone()
+
+
+def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: str | None = None,
+             data_root=None, train_split: str = "train", eval_split: str | None = None,
+             max_train_samples: int | None = None, max_eval_samples: int | None = None,
+             epochs: float | None = None, seed: int = 0, checkpoint_every: float | int | None = None,
+             overwrite: bool = False, progress: bool = True, logging_steps: int | None = None,
+             group_by_length: bool = False, callbacks: Sequence[Any] = (), lock_timeout: float = 0.0,
+             **overrides: Any):
+    """Fine-tune ``model`` on ``task`` with a named recipe; returns a :class:`FinetuneResult`.
+
+    Parameters
+    ----------
+    model : packaged name (``minilm-l6``, ``smollm2-135m``), HF folder or hub id.
+    task : a :class:`~ftgeo.data.base.Task` or a task name (loaded with ``data_root``).
+    recipe : ``gptology``, ``emergent`` or ``closer-look`` (``ftgeo list recipes``) or a
+        :class:`~ftgeo.finetune.recipes.Recipe`; ``**overrides`` replace any of its values
+        (``learning_rate``, ``batch_size``, ``gradient_accumulation_steps``, ``scheduler``,
+        ``warmup_ratio``, ``weight_decay``, ``layer_decay``, ``head_dropout``, ``heldout_fraction``,
+        ``early_stopping_patience``, ``max_length``, ``eval_batch_size``, ...). ``max_length``
+        beyond the model's positions raises.
+    out : a run folder / :class:`~ftgeo.run.RunDir` (the model goes to ``run/models/<name>``)
+        or the model folder itself.
+    name : the model folder's name inside a run (default ``<model>__<task>__<recipe>__s<seed>``);
+        a plain name (no path separators, not ``..``).
+    max_train_samples : a seeded subsample of the training split.
+    max_eval_samples : the first N examples of the eval split.
+    epochs : number of epochs (default: the recipe's; ``closer-look`` uses 3 for base-size models).
+    checkpoint_every : optimizer steps (>= 1) or a fraction of an epoch (< 1); default once per epoch.
+    overwrite : replace a model folder written with other settings (only what ftgeo wrote is
+        removed; a folder holding anything else is refused, naming it).
+    group_by_length : batch examples of similar token length together (``Trainer``'s
+        ``LengthGroupedSampler``): much less padding, so much faster on CPU for short texts.
+    callbacks : extra ``transformers.TrainerCallback`` objects.
+    lock_timeout : seconds to wait for another process writing the same model folder (default 0:
+        fail at once with a message naming it).
+    """
+    rec = get_recipe(recipe, **overrides)
+    checkpoint_every = _check_args(model, epochs, checkpoint_every, max_train_samples, name, lock_timeout)
+    data = _load_data(task, data_root, train_split, eval_split, rec, seed, max_train_samples, max_eval_samples)
+    settings = {"epochs": epochs, "seed": seed, "max_train_samples": max_train_samples,
+                "max_eval_samples": max_eval_samples, "checkpoint_every": checkpoint_every,
+                "group_by_length": bool(group_by_length)}
+    where = _locate(model, out, name, data, rec, settings)
+    rank = int(os.environ.get("RANK", "0") or 0)
+    old = read_meta(where.folder)
+    if old is not None and old.get("complete") and old.get("identity") == where.identity:
+        return _result(where, rank, always_save=False)  # finished before: no lock needed
+    lock = FolderLock(where.folder, purpose=f"finetune {where.display} {data.task.name}", timeout=lock_timeout)
     if rank == 0:
-        meta.update(complete=True, train_seconds=round(seconds, 3), tokenize_seconds=round(t_tok, 3),
-                    global_step=trainer.state.global_step, train_loss=float(out.training_loss),
-                    param_groups=ftgeo_state.get("param_groups"),
-                    final={"step": trainer.state.global_step, "epoch": round(float(trainer.state.epoch or 0), 6),
-                           "metrics": _clean_metrics(final_metrics),
-                           "best_checkpoint": best.to_dict(folder) if best else None,
-                           "stopped_early": bool(early is not None and trainer.state.global_step < trainer.state.max_steps)},
-                    max_steps=trainer.state.max_steps,
-                    finished=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-        _write_metrics(folder, trainer.state.log_history, split_names)
-        write_json(folder / META_FILE, meta)
-    trainer.accelerator.wait_for_everyone()
-    from ftgeo.finetune.result import FinetuneResult
-    result = FinetuneResult.from_folder(folder)
-    if run is not None and rank == 0:
-        result.save(run.result_dir(f"finetune__{name}"))
-    return result
+        with storage_errors(where.folder, "write the model folder"):
+            lock.acquire()
+    try:
+        return _finetune_locked(model, where, data, rec, rank=rank, overwrite=overwrite, seed=seed, epochs=epochs,
+                                checkpoint_every=checkpoint_every, logging_steps=logging_steps, progress=progress,
+                                group_by_length=group_by_length, callbacks=callbacks)
+    finally:
+        lock.release()
+
+
+def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, overwrite, seed, epochs,
+                     checkpoint_every, logging_steps, progress, group_by_length, callbacks):
+    """The part of :func:`finetune` that runs while rank 0 holds the model folder's lock."""
+    folder = where.folder
+    old = read_meta(folder)
+    action = _decide(folder, old, where.identity, overwrite)
+    if action == "done":  # finished by the writer we waited for
+        return _result(where, rank, always_save=False)
+    import transformers
+    transformers.set_seed(seed)
+    lm, net, head_meta = _build_model(model, data, rec)
+    head_meta["base_model"] = where.display
+    if rank == 0:
+        with storage_errors(folder, "prepare the model folder"):
+            if action == "replace":
+                remove_owned(folder, old)
+            else:
+                clean_partial(folder)
+    old = None if action == "replace" else old
+    n_params = sum(p.numel() for p in net.parameters())
+    n_epochs = float(epochs) if epochs is not None else rec.epochs_for(n_params)
+    feats = _features(lm, data, rec)
+    s = _make_session(where, old, lm, net, head_meta, rec, data, feats, rank=rank, n_epochs=n_epochs, seed=seed,
+                      checkpoint_every=checkpoint_every, logging_steps=logging_steps, progress=progress,
+                      group_by_length=group_by_length, callbacks=callbacks)
+    try:
+        with storage_errors(folder, "write the model folder"):
+            out = _train(s)
+            _save_final(s, out)
+    except StorageError:
+        raise
+    except Exception as exc:  # torch.save / safetensors report a full disk in their own exception types
+        _raise_if_disk_full(exc, folder)
+        raise
+    return _result(where, rank, always_save=True)
+
+
+def _raise_if_disk_full(exc: Exception, folder: Path) -> None:
+    """A save that failed on a (nearly) full file system becomes a one-line :class:`StorageError`.
+
+    ``torch.save`` says only ``basic_ios::clear: iostream error`` or ``file write failed`` and
+    safetensors wraps the OS error in its own type, so besides the message the free space left is
+    looked at: under 16 MiB after a failed write means the disk filled up.
+    """
+    import shutil
+    try:
+        free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
+    except OSError:
+        free = None
+    if is_disk_full(exc) or (free is not None and free < 2**24 and isinstance(exc, (OSError, RuntimeError))) \
+            or (free is not None and free < 2**24 and type(exc).__name__ == "SafetensorError"):
+        left = f"; {free / 1e6:.1f} MB free" if free is not None else ""
+        raise StorageError(28, f"the disk is full: cannot write the model folder {folder} ({type(exc).__name__}"
+                               f"{left}); free some space and rerun the same command: it resumes from the last "
+                               "complete checkpoint") from None
 
 
 def list_on_disk(folder: Path) -> list[Checkpoint]:

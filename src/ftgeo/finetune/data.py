@@ -1,6 +1,6 @@
 """From task examples to padded training batches (the same tokenisation as extraction).
 
-Tokenisation reuses :func:`ftgeo.extract.core._tokenize`, so a fine-tuned model sees its
+Tokenisation reuses :func:`ftgeo.extract.tokenize.tokenize`, so a fine-tuned model sees its
 inputs exactly as extraction later feeds them (pairs as ``tok(text, text_pair)``, words joined
 by single spaces, a word's sub-tokens found from character offsets, targets whose word was cut
 by ``max_length`` dropped and counted).
@@ -42,9 +42,9 @@ def split_heldout(examples: Sequence, fraction: float, seed: int) -> tuple[list,
 
 def encode(lm, task, examples: Sequence, *, kind: str, max_length: int) -> tuple[list[dict[str, Any]], int]:
     """Features for :class:`Collator`: one dict per sentence; returns (features, dropped word targets)."""
-    from ftgeo.extract.core import _tokenize
+    from ftgeo.extract.tokenize import tokenize
     pooling = {"sequence": "last", "word": "word", "pair": "pair"}[kind]
-    items, dropped = _tokenize(lm, task, examples, pooling, max_length)
+    items, dropped = tokenize(lm, task, examples, pooling, max_length)
     feats = []
     for it in items:
         if kind == "sequence":

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-METRIC_COLUMNS = ["step", "epoch", "split", "metric", "value"]
+from ftgeo.results.finetune import METRIC_COLUMNS  # noqa: E402  (defined with FinetuneResult)
 
 
 def confusion(y_true, y_pred, num_labels: int) -> np.ndarray:

@@ -42,6 +42,7 @@ class FinetuneSpec(Spec):
     seed: int = 0
     checkpoint_every: float | None = None
     group_by_length: bool = False
+    lock_timeout: float = 0.0
     # recipe overrides
     learning_rate: float | None = None
     batch_size: int | None = None
@@ -69,6 +70,11 @@ class FinetuneSpec(Spec):
         RECIPES.get(self.recipe)  # unknown recipe -> did-you-mean
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise ValidationError(f"FinetuneSpec.max_train_samples must be >= 1; got {self.max_train_samples}")
+        if self.name is not None:
+            from ftgeo.run import check_name
+            check_name(self.name, "FinetuneSpec.name (the model folder's name in the run)")
+        if self.lock_timeout < 0:
+            raise ValidationError(f"FinetuneSpec.lock_timeout must be >= 0 seconds; got {self.lock_timeout}")
         if self.checkpoint_every is not None and self.checkpoint_every <= 0:
             raise ValidationError(f"FinetuneSpec.checkpoint_every must be > 0; got {self.checkpoint_every}")
         self.recipe_obj()  # validates the overrides
@@ -88,7 +94,7 @@ class FinetuneSpec(Spec):
                     train_split=self.train_split, eval_split=self.eval_split,
                     max_train_samples=self.max_train_samples, max_eval_samples=self.max_eval_samples,
                     seed=self.seed, checkpoint_every=self.checkpoint_every,
-                    group_by_length=self.group_by_length, **self.overrides())
+                    group_by_length=self.group_by_length, lock_timeout=self.lock_timeout, **self.overrides())
 
     def run_finetune(self, *, progress: bool = True):
         from ftgeo.finetune.core import finetune
