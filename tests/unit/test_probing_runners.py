@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ftgeo.errors import DataNotFoundError, ValidationError
+from ftgeo.errors import ValidationError
 from ftgeo.reps import InMemoryRepresentations
 from ftgeo.results import load_result
 from ftgeo.analyses.centroids import run_centroids
 from ftgeo.analyses.cross_task import CrossTaskResult, run_cross_task
 from ftgeo.analyses.directprobe import DirectProbeLayersResult, run_directprobe
-from ftgeo.analyses.dynamics import DynamicsResult, discover_checkpoint_reps, run_dynamics
+from ftgeo.analyses.dynamics import DynamicsResult, run_dynamics
 from ftgeo.analyses.probe import ProbeResult, run_probe
 from ftgeo.run import RunDir
 
@@ -171,29 +171,3 @@ def _fake_store(folder, **manifest):
     return folder
 
 
-def test_discover_checkpoint_reps_orders_by_step(tmp_path):
-    reps = tmp_path / "reps"
-    pre = _fake_store(reps / "bert__pos", model="bert", checkpoint=None, task="pos", split="train")
-    c10 = _fake_store(reps / "ft@checkpoint-1000", model="ft", checkpoint="checkpoint-1000", task="pos", split="train")
-    c2 = _fake_store(reps / "ft@checkpoint-200", model="ft", checkpoint="checkpoint-200", task="pos", split="train")
-    _fake_store(reps / "ft@checkpoint-200_dev", model="ft", checkpoint="checkpoint-200", task="pos", split="dev")
-    assert discover_checkpoint_reps(tmp_path, "ft", pretrained="bert", split="train") == [pre, c2, c10]
-    with pytest.raises(DataNotFoundError, match="no checkpoint stores of model 'nope'"):
-        discover_checkpoint_reps(tmp_path, "nope")
-    with pytest.raises(DataNotFoundError, match="exactly one pretrained store"):
-        discover_checkpoint_reps(tmp_path, "ft", split="train")
-
-
-def test_discover_checkpoint_reps_from_model_folder(tmp_path):
-    mf = tmp_path / "models" / "ft"
-    for step in (30, 300, 1200):
-        d = mf / "checkpoints" / f"checkpoint-{step}"
-        d.mkdir(parents=True)
-        (d / "config.json").write_text("{}")
-    reps = tmp_path / "reps"
-    pre = _fake_store(reps / "bert", model="bert", model_id="bert", checkpoint=None)
-    s1200 = _fake_store(reps / "x1", model="ck", model_id=str(mf / "checkpoints" / "checkpoint-1200"), checkpoint="b")
-    s30 = _fake_store(reps / "x2", model="ck", model_id=str(mf / "checkpoints" / "checkpoint-30"), checkpoint="a")
-    _fake_store(reps / "other", model="ck", model_id=str(tmp_path / "elsewhere"), checkpoint="c")
-    got = discover_checkpoint_reps(tmp_path, pretrained="bert", model_folder=mf, with_steps=True)
-    assert got == [(pre, 0), (s30, 30), (s1200, 1200)]

@@ -415,16 +415,3 @@ def test_discover_checkpoint_reps_from_model_folder(tmp_path):
     got = discover_checkpoint_reps(tmp_path, pretrained="bert", model_folder=mf, with_steps=True)
     assert got == [(pre, 0), (s30, 30), (s1200, 1200)]
     assert discover_checkpoint_reps(tmp_path, pretrained="bert", model_folder=mf) == [pre, s30, s1200]
-
-
-def test_old_and_new_discovery_agree(tmp_path):
-    """Same behaviour as ``ftgeo.runners.probing.discover_checkpoint_reps`` while both exist."""
-    try:
-        from ftgeo.runners.probing import discover_checkpoint_reps as old
-    except ImportError:
-        pytest.skip("the runner's copy was removed")
-    reps = tmp_path / "reps"
-    _fake_store(reps / "bert", model="bert", checkpoint=None)
-    for s in (5, 50, 7):
-        _fake_store(reps / f"ft{s}", model="ft", checkpoint=f"step-{s}")
-    assert old(tmp_path, "ft", pretrained="bert") == discover_checkpoint_reps(tmp_path, "ft", pretrained="bert")

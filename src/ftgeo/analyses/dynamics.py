@@ -8,14 +8,12 @@ pretrained -> last checkpoint with its explained-variance spectrum. The numbers 
 :func:`ftgeo.analysis.dynamics.layer_dynamics`.
 
 On the command line the sets are given in order (``--reps DIR ...``) or found from the manifests of
-a run folder (``--from-run DIR --model NAME``, :func:`discover_checkpoint_reps`).
+a run folder (``--from-run DIR --model NAME``, :func:`ftgeo.extract.discover_checkpoint_reps`).
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -24,13 +22,13 @@ import pandas as pd
 from ftgeo.analyses._inputs import check_aligned, labelled_rows, manifest_summary, select_layers, set_names
 from ftgeo.analyses._registry import register_analysis
 from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
-from ftgeo.errors import DataNotFoundError, ValidationError
+from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.plot.helpers import LEGEND_MAX, axes_grid, label_colors, name_line_end, pick_layers
 from ftgeo.results.base import Result
 
 __all__ = ["DynamicsSpec", "DynamicsResult", "MinDistanceTrajectoryDisplay", "CentroidPathDisplay",
-           "SimilarityOverTrainingDisplay", "discover_checkpoint_reps", "run_dynamics"]
+           "SimilarityOverTrainingDisplay", "run_dynamics"]
 
 
 @dataclass(frozen=True)
@@ -202,79 +200,10 @@ def _step_of(text) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def discover_checkpoint_reps(run_folder: str | Path, model: str | None = None, *, pretrained: str | None = None,
-                             task: str | None = None, split: str | None = None, pooling: str | None = None,
-                             model_folder: str | Path | None = None, with_steps: bool = False) -> list:
-    """Store folders under ``run_folder/reps`` for ``model``'s checkpoints in training order, the
-    pretrained set first.
-
-    A store belongs to the run if its manifest's ``model`` is ``model`` (and ``task``/``split``/
-    ``pooling`` match when given). The pretrained set is the store of model ``pretrained`` (same
-    task/split/pooling) or, without it, ``model``'s store with no checkpoint. Checkpoints are
-    ordered by the last number in their name (``checkpoint-500``), then by name.
-
-    With ``model_folder`` (the folder ``ftgeo finetune`` wrote), the checkpoints are those of
-    :func:`ftgeo.finetune.list_checkpoints`: a store belongs to checkpoint c when its manifest's
-    ``model_id`` is c's path, and the order and steps come from the fine-tuning run.
-    ``with_steps=True`` returns (path, step) pairs (step 0 for the pretrained set).
-    """
-    root = Path(run_folder)
-    base = root / "reps" if (root / "reps").is_dir() else root
-    if not base.is_dir():
-        raise DataNotFoundError(f"{base} is not a folder of representation stores")
-    found = []
-    for p in sorted(base.iterdir()):
-        mf = p / "manifest.json"
-        if not mf.is_file():
-            continue
-        m = json.loads(mf.read_text())
-        if task and m.get("task") != task or split and m.get("split") != split or \
-                pooling and m.get("pooling") != pooling:
-            continue
-        found.append((p, m))
-    if model is None and model_folder is None:
-        raise ValidationError("say which run to follow: a model name (manifest 'model') or its model folder")
-    pre = [p for p, m in found if (m.get("model") == pretrained if pretrained else
-                                   (m.get("model") == model and not m.get("checkpoint")))]
-    if model_folder is not None:
-        from ftgeo.finetune import list_checkpoints
-        steps_of = {str(Path(c.path).resolve()): c.step for c in list_checkpoints(model_folder)}
-        cks = []
-        for p, m in found:
-            mid = m.get("model_id")
-            key = str(Path(mid).expanduser().resolve()) if mid else None
-            if key in steps_of:
-                cks.append((p, {**m, "_step": steps_of[key]}))
-        if not cks:
-            raise DataNotFoundError(f"no store under {base} was extracted from a checkpoint of {model_folder} "
-                                    "(manifest model_id = checkpoint folder); extract the checkpoints first")
-        if not pretrained and model is None:
-            raise ValidationError("with model_folder, name the pretrained set's model (pretrained=...)")
-        cks.sort(key=lambda pm: (pm[1]["_step"], str(pm[0])))
-        if len(pre) != 1:
-            raise DataNotFoundError(f"expected exactly one pretrained store under {base}, found {len(pre)}; "
-                                    "pass --pretrained NAME and --task/--split/--pooling")
-        out = [(pre[0], 0)] + [(p, int(m["_step"])) for p, m in cks]
-        return out if with_steps else [p for p, _ in out]
-    cks = [(p, m) for p, m in found if m.get("model") == model and m.get("checkpoint")]
-    if not cks:
-        have = sorted({str(m.get("model")) for _, m in found})
-        raise DataNotFoundError(f"no checkpoint stores of model {model!r} under {base} (models there: {have}); "
-                                "extract each checkpoint with `ftgeo extract --checkpoint ...` first")
-    if len(pre) != 1:
-        raise DataNotFoundError(f"expected exactly one pretrained store ({'model ' + repr(pretrained) if pretrained else 'no checkpoint'}) "
-                                f"under {base}, found {len(pre)}; pass --pretrained NAME, --task/--split/--pooling, "
-                                "or list the stores with --reps in order")
-    cks.sort(key=lambda pm: (_step_of(pm[1].get("checkpoint")) is None, _step_of(pm[1].get("checkpoint")) or 0,
-                             str(pm[1].get("checkpoint"))))
-    out = [(pre[0], 0)] + [(p, _step_of(m.get("checkpoint"))) for p, m in cks]
-    return out if with_steps else [p for p, _ in out]
-
-
 class DynamicsInputs:
     """The command line's inputs of ``dynamics``: ``--reps DIR ...`` in checkpoint order, or
     ``--from-run DIR --model NAME`` (``--model-folder``, ``--pretrained``, ``--task/--split/--pooling``)
-    found by :func:`discover_checkpoint_reps`."""
+    found by :func:`ftgeo.extract.discover_checkpoint_reps`."""
 
     def add_arguments(self, p) -> None:
         g = p.add_argument_group("inputs")
@@ -303,6 +232,7 @@ class DynamicsInputs:
             if not (args.model or args.model_folder):
                 raise ValidationError("--from-run needs --model NAME (the fine-tuned model's name in the manifests) "
                                       "or --model-folder DIR")
+            from ftgeo.extract import discover_checkpoint_reps
             found = discover_checkpoint_reps(args.from_run, args.model, pretrained=args.pretrained, task=args.task,
                                              split=args.split, pooling=args.pooling, model_folder=args.model_folder,
                                              with_steps=True)
