@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 def load_sst2_dev(data_root: Path | None, n: int | None):
     """SST-2 dev via ftgeo.data when that loader exists, else straight from dev.tsv."""
     from ftgeo.data.base import Example
-    from ftgeo.extract.toy import ListTask
+    from ftgeo.data.memory import ListTask
     try:
         from ftgeo.data import load_task
         task = load_task("sst2", data_root=data_root) if data_root else load_task("sst2")
@@ -44,7 +44,7 @@ def load_sst2_dev(data_root: Path | None, n: int | None):
         exs = [Example(id=f"dev-{i}", text=r["sentence"].strip(), label=int(r["label"])) for i, r in enumerate(rows)]
         task = ListTask("sst2", "sentence", ["negative", "positive"], {"dev": exs})
     if n is not None:
-        from ftgeo.extract.toy import ListTask as LT
+        from ftgeo.testing.tasks import ListTask as LT
         task = LT(task.name, task.kind, task.label_names, {"dev": task.examples("dev")[:n]})
     return task
 

@@ -129,7 +129,7 @@ def main() -> None:
     sel = out["selected"]
 
     rng = np.random.default_rng(args.seed + 1)
-    b_times, max_diff, subset_ok, b_sel, b_curve = [], 0.0, True, [], []
+    max_diff, subset_ok, b_sel, b_curve = 0.0, True, [], []
     n_fits_timed, n_fits_total = 0, 0
     t_all = 0.0
     for s in range(args.n_select):

@@ -218,12 +218,13 @@ class IOKiller:
 
 # ----------------------------------------------------------------------------- jobs
 def toy_task(n=40):
-    from ftgeo.extract.toy import sentence_task
+    from ftgeo.testing.tasks import sentence_task
     return sentence_task(n)
 
 
 def ft_task():
-    from ftgeo.extract.toy import ListTask, sentence_task
+    from ftgeo.data.memory import ListTask
+    from ftgeo.testing.tasks import sentence_task
     ex = sentence_task(22).examples("dev")
     return ListTask("toy", "sentence", ["neg", "pos"], {"train": ex[:16], "dev": ex[16:]})
 
@@ -714,7 +715,7 @@ def main(argv=None) -> int:
     disk_mode = {"auto": "mount" if mount_ok else "inject"}.get(args.disk, args.disk)
     ro_mode = {"auto": "mount" if mount_ok else ("chmod" if os.geteuid() != 0 else "inject")}.get(args.ro, args.ro)
 
-    from ftgeo.models.tiny import save_tiny
+    from ftgeo.testing.models import save_tiny
     model = str(work / "model")
     if not Path(model).exists():
         assert child(lambda: save_tiny(model, "bert", seed=4) and None, log=log)["status"] == "ok"

@@ -9,8 +9,8 @@ import pytest
 import ftgeo.data
 from ftgeo.cli.main import main
 from ftgeo.extract import extract, open_reps
-from ftgeo.extract.toy import sentence_task
-from ftgeo.models.tiny import tiny_model
+from ftgeo.testing.tasks import sentence_task
+from ftgeo.testing.models import tiny_model
 
 
 @pytest.fixture

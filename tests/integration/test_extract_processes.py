@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from ftgeo.extract import extract, open_reps
-from ftgeo.extract.toy import sentence_task
-from ftgeo.models.tiny import tiny_model
+from ftgeo.testing.tasks import sentence_task
+from ftgeo.testing.models import tiny_model
 
 SCRIPT = textwrap.dedent("""
     import os, signal, sys
     from ftgeo.extract import core, extract
-    from ftgeo.extract.toy import sentence_task
+    from ftgeo.testing.tasks import sentence_task
     model, out, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
     done = []
     def hook(k):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ftgeo.extract import extract
-from ftgeo.extract.toy import ListTask
+from ftgeo.data.memory import ListTask
 from ftgeo.models import load_model
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from ftgeo.extract import extract
-from ftgeo.extract.toy import ListTask, sentence_task, word_task
+from ftgeo.data.memory import ListTask
+from ftgeo.testing.tasks import sentence_task, word_task
 from ftgeo.finetune import classification_head, finetune, list_checkpoints
 from ftgeo.models import load_model
-from ftgeo.models.tiny import save_tiny
+from ftgeo.testing.models import save_tiny
 from ftgeo.run import RunDir
 
 

@@ -12,13 +12,15 @@ import textwrap
 import pytest
 
 from ftgeo.extract import extract
-from ftgeo.extract.toy import ListTask, sentence_task
+from ftgeo.data.memory import ListTask
+from ftgeo.testing.tasks import sentence_task
 from ftgeo.finetune import classification_head, list_checkpoints
-from ftgeo.models.tiny import save_tiny
+from ftgeo.testing.models import save_tiny
 
 SCRIPT = textwrap.dedent("""
     import os, sys
-    from ftgeo.extract.toy import ListTask, sentence_task
+    from ftgeo.data.memory import ListTask
+    from ftgeo.testing.tasks import sentence_task
     from ftgeo.finetune import finetune
     ex = sentence_task(22).examples("dev")
     task = ListTask("toy", "sentence", ["neg", "pos"], {"train": ex[:16], "dev": ex[16:]})

@@ -8,18 +8,11 @@ import pytest
 
 from ftgeo.cli.main import main
 from ftgeo.results import load_result
+from ftgeo.testing import write_store
 
 
-def _store(path: Path, layers: list[np.ndarray], labels: np.ndarray, model: str, split: str = "validation") -> Path:
-    from ftgeo.extract.store import consolidate, write_chunk
-    path.mkdir(parents=True)
-    n, d = layers[0].shape
-    manifest = {"format": "ftgeo-reps/1", "model": model, "task": "toy", "split": split, "pooling": "cls",
-                "n": n, "dim": d, "n_layers": len(layers), "dtype": "float32", "n_chunks": 1,
-                "layer_names": [f"layer{i}" for i in range(len(layers))], "label_names": ["neg", "pos"]}
-    write_chunk(path, 0, np.stack(layers).astype(np.float32), np.array([f"ex{i}" for i in range(n)]), labels)
-    consolidate(path, manifest)
-    return path
+def _store(path: Path, layers: list[np.ndarray], labels: np.ndarray, model: str, split: str = "validation"):
+    return write_store(path, layers, labels, model=model, split=split, label_names=["neg", "pos"])
 
 
 @pytest.fixture()

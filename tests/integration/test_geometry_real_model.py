@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def minilm_stores(tmp_path_factory):
     from ftgeo.extract import extract
-    from ftgeo.extract.toy import sentence_task
+    from ftgeo.testing.tasks import sentence_task
     run = tmp_path_factory.mktemp("run")
     task = sentence_task(24)
     out = {p: extract("minilm-l6", task, "dev", pooling=p, out=run / "reps" / p, dtype="float32", progress=False)

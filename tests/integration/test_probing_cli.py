@@ -8,22 +8,15 @@ import pytest
 
 from ftgeo.cli.main import main
 from ftgeo.results import load_result
+from ftgeo.testing import write_store
 
 _OFF = np.array([[1.0, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
 _CENTRES = np.array([[0.0, 0, 0], [5, 0, 0], [0, 7, 0], [6, 6, 3]])
 _NAMES = ["a", "b", "c", "d"]
 
 
-def _store(path: Path, layers, labels, model: str, split: str, checkpoint=None) -> Path:
-    from ftgeo.extract.store import consolidate, write_chunk
-    path.mkdir(parents=True)
-    n, d = layers[0].shape
-    manifest = {"format": "ftgeo-reps/1", "model": model, "checkpoint": checkpoint, "task": "toy", "split": split,
-                "pooling": "cls", "n": n, "dim": d, "n_layers": len(layers), "dtype": "float32", "n_chunks": 1,
-                "layer_names": [f"layer{i}" for i in range(len(layers))], "label_names": _NAMES}
-    write_chunk(path, 0, np.stack(layers).astype(np.float32), np.array([f"ex{i}" for i in range(n)]), labels)
-    consolidate(path, manifest)
-    return path
+def _store(path: Path, layers, labels, model: str, split: str, checkpoint=None):
+    return write_store(path, layers, labels, model=model, split=split, label_names=_NAMES, checkpoint=checkpoint)
 
 
 def _layers(scale, seed):

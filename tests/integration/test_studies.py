@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ftgeo.models.tiny import save_tiny
+from ftgeo.testing.models import save_tiny
 from ftgeo.results import load_result
 from ftgeo.studies import StudySpec, run_study
 

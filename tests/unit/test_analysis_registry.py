@@ -14,6 +14,7 @@ from ftgeo.cli.main import main
 from ftgeo.errors import ValidationError
 from ftgeo.reps import InMemoryRepresentations
 from ftgeo.results import IncompleteResultError, Result, load_result
+from ftgeo.testing import write_store
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,8 @@ def dummy():
 
 
 def _store(tmp_path, n=20):
-    from ftgeo.extract.store import consolidate, write_chunk
-    path = tmp_path / "run" / "reps" / "toy"
-    path.mkdir(parents=True)
-    layers = np.stack([np.full((n, 3), float(l)) for l in range(3)]).astype(np.float32)
-    manifest = {"format": "ftgeo-reps/1", "model": "toy", "task": "toy", "split": "dev", "pooling": "cls",
-                "n": n, "dim": 3, "n_layers": 3, "dtype": "float32", "n_chunks": 1,
-                "layer_names": ["l0", "l1", "l2"], "label_names": ["a", "b"]}
-    write_chunk(path, 0, layers, np.array([f"ex{i}" for i in range(n)]), np.arange(n) % 2)
-    consolidate(path, manifest)
-    return path
+    layers = [np.full((n, 3), float(l)) for l in range(3)]
+    return write_store(tmp_path / "run" / "reps" / "toy", layers, np.arange(n) % 2, label_names=["a", "b"])
 
 
 def test_a_registered_analysis_appears_in_list_cli_and_report(dummy, tmp_path, capsys):

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ftgeo.extract import extract
-from ftgeo.extract.toy import sentence_task, word_task
-from ftgeo.models.tiny import tiny_model
+from ftgeo.testing.tasks import sentence_task, word_task
+from ftgeo.testing.models import tiny_model
 
 ARCHS = ["bert", "gpt2", "llama"]
 
@@ -147,7 +147,7 @@ def test_order_and_batch_size_do_not_matter(models, tmp_path):
                 progress=False)
     b = extract(lm, task, "dev", pooling="last", out=tmp_path / "b", batch_size=12, chunk_size=100,
                 dtype="float32", progress=False)
-    from ftgeo.extract.toy import ListTask
+    from ftgeo.data.memory import ListTask
     rev = ListTask("rev", "sentence", task.label_names, {"dev": task.examples("dev")[::-1]})
     c = extract(lm, rev, "dev", pooling="last", out=tmp_path / "c", batch_size=5, dtype="float32", progress=False)
     np.testing.assert_allclose(a.layer(-1), b.layer(-1), atol=1e-5, rtol=0)

@@ -10,9 +10,10 @@ import torch
 import ftgeo
 from ftgeo.errors import DataNotFoundError, ManifestMismatchError, ValidationError
 from ftgeo.extract import core, extract, list_reps, open_reps, store_key
-from ftgeo.extract.toy import ListTask, sentence_task, word_task
+from ftgeo.data.memory import ListTask
+from ftgeo.testing.tasks import sentence_task, word_task
 from ftgeo.data.base import Example, Target
-from ftgeo.models.tiny import tiny_model
+from ftgeo.testing.models import tiny_model
 from ftgeo.reps import Representations
 from ftgeo.run import RunDir
 
@@ -206,7 +207,7 @@ def test_extract_runs_in_eval_mode_and_restores_training(tmp_path):
 @pytest.mark.parametrize("progress", [False, True])
 def test_progress_false_also_hides_transformers_bars(tmp_path, capfd, monkeypatch, progress):
     """``extract(progress=False)`` prints no bar at all, transformers' weight-loading bar included."""
-    from ftgeo.models.tiny import tiny_model
+    from ftgeo.testing.models import tiny_model
     monkeypatch.delenv("FTGEO_NO_PROGRESS", raising=False)
     monkeypatch.setenv("TQDM_DISABLE", "")
     folder = tiny_model("bert", seed=0).save(tmp_path / "m")

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from ftgeo.extract.toy import ListTask, sentence_task
+from ftgeo.data.memory import ListTask
+from ftgeo.testing.tasks import sentence_task
 from ftgeo.finetune import finetune
-from ftgeo.models.tiny import save_tiny
+from ftgeo.testing.models import save_tiny
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ import pytest
 
 from ftgeo.errors import ValidationError
 from ftgeo.extract import extract
-from ftgeo.extract.toy import sentence_task, word_task
+from ftgeo.testing.tasks import sentence_task, word_task
 from ftgeo.finetune import classification_head, load_finetuned
 from ftgeo.finetune.data import Collator, encode, split_heldout, subsample
 from ftgeo.finetune.heads import build_word_classifier, head_arity, write_head_meta
 from ftgeo.finetune.metrics import confusion, scores, tidy_log
 from ftgeo.models import load_model
-from ftgeo.models.tiny import tiny_model
+from ftgeo.testing.models import tiny_model
 
 
 def _model_logits(lm, task, split="dev"):

@@ -61,7 +61,7 @@ def test_layer_depth(name, depth):
 
 
 def test_layer_lr_groups_decay_per_layer():
-    from ftgeo.models.tiny import tiny_model
+    from ftgeo.testing.models import tiny_model
     lm = tiny_model("bert", n_layers=3, head="sequence")
     named = list(lm.model.named_parameters())
     groups = layer_lr_groups(named, lr=1e-3, n_layers=3, layer_decay=0.5, weight_decay=0.01,

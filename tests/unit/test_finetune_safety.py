@@ -11,11 +11,12 @@ import pytest
 from ftgeo._atomic import StorageError
 from ftgeo._lock import LOCK_NAME, FolderLock, LockHeldError
 from ftgeo.errors import ValidationError
-from ftgeo.extract.toy import ListTask, sentence_task
+from ftgeo.data.memory import ListTask
+from ftgeo.testing.tasks import sentence_task
 from ftgeo.finetune import finetune, list_checkpoints
 from ftgeo.finetune.spec import FinetuneSpec
-from ftgeo.finetune.trainer import FailAfter
-from ftgeo.models.tiny import save_tiny
+from ftgeo.testing.faults import FailAfter
+from ftgeo.testing.models import save_tiny
 from ftgeo.run import RunDir
 
 

@@ -7,10 +7,11 @@ import pytest
 
 from ftgeo.data.base import Example
 from ftgeo.errors import ManifestMismatchError, UnknownNameError, ValidationError
-from ftgeo.extract.toy import ListTask, sentence_task
+from ftgeo.data.memory import ListTask
+from ftgeo.testing.tasks import sentence_task
 from ftgeo.finetune import finetune, list_checkpoints
-from ftgeo.finetune.trainer import FailAfter
-from ftgeo.models.tiny import save_tiny
+from ftgeo.testing.faults import FailAfter
+from ftgeo.testing.models import save_tiny
 
 
 @pytest.fixture(scope="module")

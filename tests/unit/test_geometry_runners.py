@@ -10,6 +10,7 @@ from ftgeo.errors import ValidationError
 from ftgeo.reps import InMemoryRepresentations
 from ftgeo.results import load_result
 from ftgeo.run import RunDir
+from ftgeo.testing import planted_reps
 from ftgeo.analyses._inputs import set_names
 from ftgeo.analyses.ablation import run_ablation
 from ftgeo.analyses.cka import run_cka
@@ -20,18 +21,7 @@ from ftgeo.analyses.threshold import run_threshold
 
 
 def _reps(n=300, d=12, L=4, seed=0, rogue=(3,), signal_dim=3, model="pre"):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    layers = []
-    h = rng.standard_normal((n, d))
-    for l in range(L):
-        h = h + 0.5 * rng.standard_normal((n, d))
-        X = h.copy()
-        for j in rogue:
-            X[:, j] = 8.0 * ((2 * y - 1) + rng.standard_normal(n))    # rogue dim carrying the label
-        layers.append(X)
-    return InMemoryRepresentations(layers, labels=y, label_names=["neg", "pos"],
-                                   manifest={"model": model, "task": "toy", "split": "train"})
+    return planted_reps(n, d, L, seed=seed, rogue=rogue, model=model)
 
 
 def test_run_cka_bowtie_saves_and_matches_pairwise(tmp_path):

@@ -7,7 +7,7 @@ import torch
 
 from ftgeo.errors import DataNotFoundError, OfflineError, UnknownNameError, ValidationError
 from ftgeo.models import MODELS, is_decoder_config, layer_names, load_model
-from ftgeo.models.tiny import tiny_model
+from ftgeo.testing.models import tiny_model
 
 
 def test_layer_names_are_stable():

@@ -16,8 +16,8 @@ from ftgeo._lock import LOCK_NAME, FolderLock, LockHeldError
 from ftgeo.errors import DataNotFoundError, ManifestMismatchError, ValidationError
 from ftgeo.extract import StoreManifest, discover_checkpoint_reps, extract, list_reps, open_reps
 from ftgeo.extract import store as store_mod
-from ftgeo.extract.toy import sentence_task
-from ftgeo.models.tiny import tiny_model
+from ftgeo.testing.tasks import sentence_task
+from ftgeo.testing.models import tiny_model
 from ftgeo.run import RunDir, check_name
 
 

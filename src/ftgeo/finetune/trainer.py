@@ -295,14 +295,3 @@ class MetadataCallback(TrainerCallback):
             path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             self.on_checkpoint(state.global_step, float(state.epoch or 0.0), path,
                                self.last_metrics.get(state.global_step, {}))
-
-
-class FailAfter(TrainerCallback):
-    """Raise ``KeyboardInterrupt`` right after the checkpoint of step ``step`` is saved (tests of resuming)."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.global_step >= self.step:
-            raise KeyboardInterrupt(f"simulated interruption after step {state.global_step}")

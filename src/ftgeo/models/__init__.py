@@ -38,7 +38,7 @@ from ftgeo.errors import (DataNotFoundError, OfflineError, UnknownNameError, Val
 from ftgeo.registry import Registry
 
 __all__ = ["MODELS", "LoadedModel", "load_model", "layer_names", "is_decoder_config",
-           "cache_dir", "packaged_path", "tiny_model"]
+           "cache_dir", "packaged_path"]
 
 Head = Literal["sequence", "token"]
 
@@ -530,10 +530,3 @@ def _wrap(model, tokenizer, *, name: str, source: str, head: str | None, decoder
     return LoadedModel(model=model, tokenizer=tokenizer, name=name, source=source, is_decoder=bool(decoder),
                        n_layers=n, hidden_size=_config_int(config, "hidden_size", "n_embd", "d_model"),
                        layer_names=layer_names(n), padding_side=tokenizer.padding_side, head=head)
-
-
-def __getattr__(name: str):
-    if name == "tiny_model":
-        from ftgeo.models.tiny import tiny_model
-        return tiny_model
-    raise AttributeError(f"module 'ftgeo.models' has no attribute {name!r}")

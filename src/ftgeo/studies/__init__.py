@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 from ftgeo.registry import Registry

@@ -1,27 +1,9 @@
-"""Small in-memory tasks (examples given in code), for tests, examples and your own sentences."""
+"""Toy tasks built in code (a dozen sentences, word targets), for tests and examples."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
 
-from ftgeo.data.base import Example, Target, Task, TaskKind
-from ftgeo.errors import ValidationError
-
-
-class ListTask(Task):
-    """A :class:`~ftgeo.data.base.Task` over examples held in memory: ``{split: [Example, ...]}``."""
-
-    def __init__(self, name: str, kind: TaskKind, label_names: Sequence[str], splits: Mapping[str, Sequence[Example]]):
-        super().__init__()
-        self.name, self.kind, self.label_names = name, kind, list(label_names)
-        self._splits = {k: list(v) for k, v in splits.items()}
-        if not self._splits:
-            raise ValidationError("ListTask needs at least one split")
-
-    def splits(self) -> list[str]:
-        return list(self._splits)
-
-    def _load_split(self, split: str) -> list[Example]:
-        return self._splits[split]
+from ftgeo.data.base import Example, Target
+from ftgeo.data.memory import ListTask
 
 
 SENTENCES = (
