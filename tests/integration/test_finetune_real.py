@@ -28,7 +28,7 @@ def test_minilm_sst2_4000_sentences_reaches_80_percent(tmp_path, data_root, one_
     # 2 epochs, length-grouped batches (little padding)
     t0 = time.perf_counter()
     res = finetune("minilm-l6", "sst2", data_root=data_root, recipe="closer-look", out=tmp_path / "minilm",
-                   max_train_samples=4000, epochs=2, learning_rate=1e-4, max_length=64, seed=0,
+                   max_train_examples=4000, epochs=2, learning_rate=1e-4, max_length=64, seed=0,
                    group_by_length=True, progress=bool(os.environ.get("FTGEO_SHOW_PROGRESS")))
     wall = time.perf_counter() - t0
     meta = json.loads((res.model_dir / "ftgeo_finetune.json").read_text())
@@ -44,7 +44,7 @@ def test_smollm2_trains_a_handful_of_steps_and_its_checkpoint_extracts(tmp_path,
     # (a 200-step run of this setup is reported in docs/finetuning.md: loss 0.75 -> 0.61 averaged over
     # the first and last 50 steps; single steps are too noisy to assert a decrease in a handful)
     res = finetune("smollm2-135m", "sst2", data_root=data_root, recipe="gptology", out=tmp_path / "smol",
-                   max_train_samples=32, max_eval_samples=16, epochs=1, batch_size=4, gradient_accumulation_steps=1,
+                   max_train_examples=32, max_eval_examples=16, epochs=1, batch_size=4, gradient_accumulation_steps=1,
                    learning_rate=2e-5, max_length=32, logging_steps=1, group_by_length=True, progress=False)
     meta = json.loads((res.model_dir / "ftgeo_finetune.json").read_text())
     assert meta["global_step"] == 8 and meta["head"]["is_decoder"] and meta["head"]["pooling"] == "last"

@@ -16,7 +16,7 @@ import typing
 from typing import Any, Literal
 
 #: fields every verb handles itself (not generated)
-RESERVED = ("config", "run", "name", "no_figures", "no_progress", "debug")
+RESERVED = ("config", "no_figures", "no_progress", "debug")
 
 
 class _Deprecated(argparse.Action):
@@ -61,11 +61,15 @@ def _add_field(p, f: dataclasses.Field, hint: Any) -> None:
                            default=None, help=argparse.SUPPRESS)
         return
     kw: dict[str, Any] = {"dest": f.name, "default": None, "metavar": f.metadata.get("metavar") or _metavar(f.name, hint)}
+    scalar = _scalar_type(hint)
+    if scalar is not None and not f.metadata.get("none"):
+        kw["type"] = scalar  # argparse names the flag in its one-line error
     choices = _choices(hint)
     if choices:
         kw["choices"] = choices
         kw.pop("metavar")
-    parts = [] if default is None and "default" in help_ else [f"default {_show(default)}"]
+    parts = ([] if default is None and "default" in help_ else ["required"] if default == ""
+             else [f"default {_show(default)}"])
     if f.metadata.get("none"):
         parts.append(f"{' / '.join(f.metadata['none'])} = none")
     shown = "; ".join(parts)
@@ -73,6 +77,13 @@ def _add_field(p, f: dataclasses.Field, hint: Any) -> None:
     for a in aliases:
         p.add_argument(flag_of(a), action=_Deprecated, new_flag=flag_of(f.name), help=argparse.SUPPRESS,
                        **{k: v for k, v in kw.items() if k != "metavar"})
+
+
+def _scalar_type(hint: Any):
+    """``int`` / ``float`` for a field typed so (or Optional of it), else None (strings, lists, unions)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) in (
+        typing.Union, __import__("types").UnionType) else [hint]
+    return args[0] if len(args) == 1 and args[0] in (int, float) else None
 
 
 def _choices(hint: Any) -> list | None:
@@ -108,3 +119,31 @@ def flags_from_args(args: argparse.Namespace, spec_cls: type) -> dict[str, Any]:
     """The spec fields given on the command line (flags left out are absent, not None)."""
     names = {f.name for f in dataclasses.fields(spec_cls)}
     return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def spec_from_args(args: argparse.Namespace, spec_cls: type, *, section: str,
+                   exclusive: tuple[str, ...] = ("run", "out")):
+    """Defaults, then ``--config FILE`` (its ``section`` mapping if it has one, else its top level), then
+    the flags given. A flag among ``exclusive`` (``--run`` / ``--out``) replaces the file's value of every
+    one of them, so a flag's output folder never collides with the file's."""
+    from ftgeo.config import load_config_file
+    data: dict[str, Any] = {}
+    config = getattr(args, "config", None)
+    if config is not None:
+        loaded = load_config_file(config)
+        data = dict(loaded[section] if isinstance(loaded.get(section), dict) else loaded)
+    flags = flags_from_args(args, spec_cls)
+    if any(k in flags for k in exclusive):
+        for k in exclusive:
+            data.pop(k, None)
+    data.update(flags)
+    return spec_cls.from_mapping(data, source=str(config) if config else "arguments")
+
+
+def add_verb_arguments(p: argparse.ArgumentParser, spec_cls: type, *, section: str, skip: tuple[str, ...] = ()) -> None:
+    """``--config FILE``, one flag per field of ``spec_cls`` and ``--no-progress``: a verb's whole vocabulary."""
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help=f"YAML/TOML/JSON file with {spec_cls.__name__} fields (top level or a '{section}:' section); "
+                        "flags beat the file, the file beats the defaults")
+    add_spec_arguments(p, spec_cls, skip=skip)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ftgeo.config import Spec
+from ftgeo.config import Spec, param
 from ftgeo.errors import ValidationError
 
 Pooling = Literal["last", "cls", "mean", "word", "pair"]
@@ -18,21 +18,22 @@ class ExtractSpec(Spec):
     ``out`` a store folder or ``run`` a run folder (store in ``run/reps/<key>``); exactly one.
     """
 
-    model: str = ""
-    task: str = ""
-    split: str = "dev"
-    pooling: Pooling = "mean"
-    data_root: str | None = None
-    run: str | None = None
-    out: str | None = None
-    checkpoint: str | None = None
-    max_length: int = 128
-    batch_size: int = 32
-    dtype: Literal["float16", "float32"] = "float16"
-    max_examples: int | None = None
-    chunk_size: int = 1024
-    overwrite: bool = False
-    lock_timeout: float = 0.0
+    model: str = param("", "packaged name (ftgeo list models), model folder or hub id")
+    task: str = param("", "task name (ftgeo list tasks)")
+    split: str = param("dev", "split to extract")
+    pooling: Pooling = param("mean", "last (decoders), cls (encoders), mean, word (token tasks), pair (head+dependent)")
+    data_root: str | None = param(None, "folder with the local datasets (default: $FTGEO_DATA_ROOT)", metavar="DIR")
+    run: str | None = param(None, "run folder: the store goes to RUN/reps/<key> (or give --out)", metavar="DIR")
+    out: str | None = param(None, "the store folder itself (or give --run)", metavar="DIR")
+    checkpoint: str | None = param(None, "label of the model checkpoint (recorded in the manifest)")
+    max_length: int = param(128, "truncate inputs to this many tokens")
+    batch_size: int = param(32, "examples per forward pass")
+    dtype: Literal["float16", "float32"] = param("float16", "storage dtype")
+    max_examples: int | None = param(None, "keep only the first N examples (default: all)")
+    chunk_size: int = param(1024, "rows per resumable chunk")
+    overwrite: bool = param(False, "replace a store written with other settings (only the files ftgeo wrote)")
+    lock_timeout: float = param(0.0, "wait up to this many seconds for another ftgeo process writing the same "
+                                     "folder (0: fail at once)", metavar="SECONDS")
 
     def validate(self) -> None:
         if not self.model:

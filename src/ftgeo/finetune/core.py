@@ -134,6 +134,16 @@ class _Features:
     seconds: float
 
 
+def _renamed(kwargs: dict, old: str, new: str, value):
+    """``kwargs.pop(old)`` with a deprecation warning when given (and ``new`` is not), else ``value``."""
+    if old not in kwargs:
+        return value
+    import warnings
+    warnings.warn(f"finetune({old}=...) is deprecated; use {new}=", FutureWarning, stacklevel=3)
+    given = kwargs.pop(old)
+    return value if value is not None else given
+
+
 def _check_args(model, epochs, checkpoint_every, max_train_samples, name, lock_timeout):
     if isinstance(model, (str, Path)) and not str(model):
         raise ValidationError("model is empty; pass a packaged name, a model folder or a hub id")
@@ -452,7 +462,7 @@ def _save_final(s: _Session, out) -> None:
 
 def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: str | None = None,
              data_root=None, train_split: str = "train", eval_split: str | None = None,
-             max_train_samples: int | None = None, max_eval_samples: int | None = None,
+             max_train_examples: int | None = None, max_eval_examples: int | None = None,
              epochs: float | None = None, seed: int = 0, checkpoint_every: float | int | None = None,
              overwrite: bool = False, progress: bool = True, logging_steps: int | None = None,
              group_by_length: bool = False, callbacks: Sequence[Any] = (), lock_timeout: float = 0.0,
@@ -473,8 +483,8 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
         or the model folder itself.
     name : the model folder's name inside a run (default ``<model>__<task>__<recipe>__s<seed>``);
         a plain name (no path separators, not ``..``).
-    max_train_samples : a seeded subsample of the training split.
-    max_eval_samples : the first N examples of the eval split.
+    max_train_examples : a seeded subsample of the training split (``max_train_samples`` still works, deprecated).
+    max_eval_examples : the first N examples of the eval split (``max_eval_samples`` still works, deprecated).
     epochs : number of epochs (default: the recipe's; ``closer-look`` uses 3 for base-size models).
     checkpoint_every : optimizer steps (>= 1) or a fraction of an epoch (< 1); default once per epoch.
     overwrite : replace a model folder written with other settings (only what ftgeo wrote is
@@ -486,6 +496,8 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
         fail at once with a message naming it).
     """
     rec = get_recipe(recipe, **overrides)
+    max_train_samples = _renamed(overrides, "max_train_samples", "max_train_examples", max_train_examples)
+    max_eval_samples = _renamed(overrides, "max_eval_samples", "max_eval_examples", max_eval_examples)
     checkpoint_every = _check_args(model, epochs, checkpoint_every, max_train_samples, name, lock_timeout)
     data = _load_data(task, data_root, train_split, eval_split, rec, seed, max_train_samples, max_eval_samples)
     settings = {"epochs": epochs, "seed": seed, "max_train_samples": max_train_samples,

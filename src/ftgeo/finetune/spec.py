@@ -7,9 +7,9 @@ Precedence: CLI flags > config file > recipe > defaults (``Spec.resolve``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from ftgeo.config import Spec
+from ftgeo.config import Spec, param
 from ftgeo.errors import ValidationError
 
 #: recipe fields a spec may override (None = keep the recipe's value)
@@ -28,36 +28,43 @@ class FinetuneSpec(Spec):
     fraction of an epoch (< 1, e.g. 0.25); ``None`` = once per epoch.
     """
 
-    model: str = ""
-    task: str = ""
-    recipe: str = "closer-look"
-    run: str | None = None
-    out: str | None = None
-    name: str | None = None
-    data_root: str | None = None
-    train_split: str = "train"
-    eval_split: str | None = None
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    seed: int = 0
-    checkpoint_every: float | None = None
-    group_by_length: bool = False
-    lock_timeout: float = 0.0
-    # recipe overrides
-    learning_rate: float | None = None
-    batch_size: int | None = None
-    gradient_accumulation_steps: int | None = None
-    epochs: float | None = None
-    scheduler: str | None = None
-    warmup_ratio: float | None = None
-    weight_decay: float | None = None
-    layer_decay: float | None = None
-    head_dropout: float | None = None
-    heldout_fraction: float | None = None
-    early_stopping_patience: int | None = None
-    max_length: int | None = None
-    eval_batch_size: int | None = None
-    max_grad_norm: float | None = None
+    model: str = param("", "packaged name (ftgeo list models), model folder or hub id")
+    task: str = param("", "task name (ftgeo list tasks)")
+    recipe: str = param("closer-look", "gptology, emergent or closer-look (ftgeo list recipes)")
+    run: str | None = param(None, "run folder: the model goes to RUN/models/<name> (or give --out)", metavar="DIR")
+    out: str | None = param(None, "the model folder itself (or give --run)", metavar="DIR")
+    name: str | None = param(None, "model folder name inside --run (default: model__task__recipe__sSEED)")
+    data_root: str | None = param(None, "folder with the local datasets (default: $FTGEO_DATA_ROOT)", metavar="DIR")
+    train_split: str = param("train", "training split")
+    eval_split: str | None = param(None, "evaluation split (default: dev, validation or test)")
+    max_train_examples: int | None = param(None, "seeded subsample of the training split (default: all)",
+                                           aliases=("max_train_samples",))
+    max_eval_examples: int | None = param(None, "first N examples of the eval split (default: all)",
+                                          aliases=("max_eval_samples",))
+    seed: int = param(0, "seed of the subsample, the head and the data order")
+    checkpoint_every: float | None = param(None, "checkpoint every N steps (N >= 1) or every fraction F of an epoch "
+                                                 "(F < 1); default: once per epoch", metavar="N|F")
+    group_by_length: bool = param(False, "batch texts of similar length together (about 3x less padding on SST-2)")
+    lock_timeout: float = param(0.0, "wait up to this many seconds for another ftgeo process writing the same "
+                                     "folder (0: fail at once)", metavar="SECONDS")
+    # recipe overrides (None: the recipe's value)
+    learning_rate: float | None = param(None, "peak learning rate (default: the recipe's)", aliases=("lr",))
+    batch_size: int | None = param(None, "batch size per process (default: the recipe's)")
+    gradient_accumulation_steps: int | None = param(None, "gradient accumulation steps (default: the recipe's)",
+                                                    aliases=("grad_accum",))
+    epochs: float | None = param(None, "epochs (default: the recipe's)")
+    scheduler: Literal["linear", "slanted_triangular", "constant"] | None = param(
+        None, "learning-rate schedule (default: the recipe's)")
+    warmup_ratio: float | None = param(None, "fraction of the steps warming up (default: the recipe's)")
+    weight_decay: float | None = param(None, "AdamW weight decay (default: the recipe's)")
+    layer_decay: float | None = param(None, "layer-wise learning-rate decay factor (default: the recipe's)")
+    head_dropout: float | None = param(None, "dropout on the pooled vector (default: the recipe's)")
+    heldout_fraction: float | None = param(None, "held-out part of train for early stopping (default: the recipe's)")
+    early_stopping_patience: int | None = param(None, "evaluations without improvement before stopping "
+                                                      "(default: the recipe's)")
+    max_length: int | None = param(None, "truncate inputs to this many tokens (default: the recipe's)")
+    eval_batch_size: int | None = param(None, "evaluation batch size (default: the recipe's)")
+    max_grad_norm: float | None = param(None, "gradient clipping norm (default: the recipe's)")
 
     def validate(self) -> None:
         if not self.model:
@@ -68,8 +75,8 @@ class FinetuneSpec(Spec):
             raise ValidationError("give exactly one of run (a run folder) or out (the model folder)")
         from ftgeo.finetune.recipes import RECIPES
         RECIPES.get(self.recipe)  # unknown recipe -> did-you-mean
-        if self.max_train_samples is not None and self.max_train_samples < 1:
-            raise ValidationError(f"FinetuneSpec.max_train_samples must be >= 1; got {self.max_train_samples}")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            raise ValidationError(f"FinetuneSpec.max_train_examples must be >= 1; got {self.max_train_examples}")
         if self.name is not None:
             from ftgeo.run import check_name
             check_name(self.name, "FinetuneSpec.name (the model folder's name in the run)")
@@ -92,7 +99,7 @@ class FinetuneSpec(Spec):
         out = RunDir(self.run) if self.run is not None else self.out
         return dict(recipe=self.recipe, out=out, name=self.name, data_root=self.data_root,
                     train_split=self.train_split, eval_split=self.eval_split,
-                    max_train_samples=self.max_train_samples, max_eval_samples=self.max_eval_samples,
+                    max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples,
                     seed=self.seed, checkpoint_every=self.checkpoint_every,
                     group_by_length=self.group_by_length, lock_timeout=self.lock_timeout, **self.overrides())
 

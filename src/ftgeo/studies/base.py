@@ -109,7 +109,7 @@ class StudyContext:
                          if v is not None}
             self._finetuned = finetune(
                 s.model, self.task, recipe=s.recipe, out=self.run, data_root=s.data_root,
-                train_split=s.train_split, eval_split=s.eval_split, max_train_samples=s.max_train_examples,
+                train_split=s.train_split, eval_split=s.eval_split, max_train_examples=s.max_train_examples,
                 epochs=s.epochs, seed=s.seed, checkpoint_every=s.checkpoint_every, max_length=s.max_length,
                 group_by_length=True,  # batches of similar length: ~3x less padding on SST-2 (docs/finetuning.md)
                 progress=self.progress, **overrides)
