@@ -375,6 +375,44 @@ def _outcome(faulted: dict, check: dict, rerun: dict, same: bool, *, model: bool
     return ("clean_error" if faulted["status"] == "clean" else "resumed_identical"), ""
 
 
+def job_analyze(out, reps_folder):
+    """Two analyses with tables, arrays and figures into run folder ``out`` (what ``ftgeo analyze`` does)."""
+    from ftgeo.analyses import analyze
+    from ftgeo.extract import open_reps
+    a, b = open_reps(Path(reps_folder) / "a"), open_reps(Path(reps_folder) / "b")
+    analyze("rogue", a, b, run=out, k=3)
+    analyze("cka", a, b, run=out, device="numpy", progress=False)
+    return {}
+
+
+def result_tables(out) -> dict:
+    """{result/file: bytes} of the tables and arrays of every complete result under ``out/results``."""
+    files = {}
+    for f in sorted((Path(out) / "results").glob("*/*")):
+        if f.suffix in (".csv", ".npz"):
+            files[f"{f.parent.name}/{f.name}"] = f.read_bytes()
+    return files
+
+
+def check_results(out, ref):
+    """In a child: each result folder under ``out`` is refused as incomplete or equals the reference."""
+    from ftgeo.results import IncompleteResultError, load_result
+    from ftgeo.errors import DataNotFoundError
+    ref_tables = result_tables(ref)
+    for folder in sorted((Path(out) / "results").glob("*")):
+        try:
+            load_result(folder)
+        except (IncompleteResultError, DataNotFoundError) as exc:
+            if "\n" in str(exc):
+                return {"state": "refused", "one_line": False}
+            continue
+        mine = {k: v for k, v in result_tables(out).items() if k.startswith(folder.name + "/")}
+        theirs = {k: v for k, v in ref_tables.items() if k.startswith(folder.name + "/")}
+        if mine != theirs:
+            return {"state": "open", "same": False}
+    return {"state": "checked", "same": True}
+
+
 # ----------------------------------------------------------------------------- faults
 def fault_kill(kind: str, trials: int, rng: random.Random, work: Path, model: str, ref: Path, t_ref: float,
                n_events: int, log: Path) -> Tally:
@@ -407,6 +445,52 @@ def fault_kill(kind: str, trials: int, rng: random.Random, work: Path, model: st
         tally.add(outcome, mode, why)
         shutil.rmtree(out, ignore_errors=True)
     return tally
+
+
+def fault_analyze_kill(trials: int, rng: random.Random, work: Path, reps_folder: Path, ref: Path, t_ref: float,
+                       n_events: int, log: Path) -> Tally:
+    """SIGKILL while analyses save their results: a result is refused as incomplete, or equals the
+    reference; never a new table under an old result.json, never a half-written file read as complete."""
+    tally = Tally("analyze-kill")
+    for t in range(trials):
+        out = work / f"analyze-kill-{t}"
+        if t % 3 == 1:  # some trials over a complete earlier result: a rerun must not leave old and new mixed
+            assert child(job_analyze, out, reps_folder, log=log)["status"] == "ok"
+        if t % 2 == 0:
+            mode, faulted = "time", child(job_analyze, out, reps_folder, kill_at=rng.uniform(0.05, t_ref), log=log)
+        else:
+            how = rng.choice(["before", "after", "torn"])
+            mode = f"io-{how}"
+            killer = IOKiller(rng.randrange(1, n_events + 1), how, seed=rng.randrange(2**31))
+            faulted = child(job_analyze, out, reps_folder, setup=killer.install_common, log=log)
+        if faulted["status"] == "ok":
+            mode += "-missed"
+        check = child(check_results, out, ref, log=log)
+        rerun = child(job_analyze, out, reps_folder, log=log)
+        same = rerun["status"] == "ok" and result_tables(out) == result_tables(ref)
+        outcome, why = _outcome(faulted, check, rerun, same)
+        if outcome != "corrupted" and leftovers(out):
+            outcome, why = "corrupted", f"left behind: {leftovers(out)}"
+        tally.add(outcome, mode, why)
+        shutil.rmtree(out, ignore_errors=True)
+    return tally
+
+
+def _analysis_inputs(work: Path, model: str, log: Path) -> Path:
+    """Two small stores (the tiny model's mean and cls vectors of the toy task) for the analyze faults."""
+    folder = work / "analyze-inputs"
+    if not (folder / "b" / "manifest.json").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        assert child(job_extract, model, folder / "a", pooling="mean", log=log)["status"] == "ok"
+        assert child(job_extract, model, folder / "b", pooling="cls", log=log)["status"] == "ok"
+    return folder
+
+
+def job_count_analyze(out, reps_folder):
+    killer = IOKiller(None)
+    killer.install_common()
+    job_analyze(out, reps_folder)
+    return {"events": killer.events}
 
 
 def _compare_extract_ok(res_path, ref_for):
@@ -698,7 +782,7 @@ def _kill_after_chunks(n):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", type=Path, required=True)
-    p.add_argument("--faults", default="extract-kill,finetune-kill,concurrent,full-disk,read-only")
+    p.add_argument("--faults", default="extract-kill,finetune-kill,analyze-kill,concurrent,full-disk,read-only")
     p.add_argument("--trials", default="extract-kill=30,finetune-kill=16,concurrent=14,full-disk=12,read-only=2",
                    help="trials per fault (name=N,...)")
     p.add_argument("--seed", type=int, default=0)
@@ -751,6 +835,15 @@ def main(argv=None) -> int:
             tally = fault_kill("extract", n, rng, work, model, refs["mean"], t_ex, len(ex_events), log)
         elif f == "finetune-kill":
             tally = fault_kill("finetune", n, rng, work, model, ft_ref, t_ft, len(ft_events), log)
+        elif f == "analyze-kill":
+            inputs = _analysis_inputs(work, model, log)
+            an_ref = work / "ref-analyze"
+            shutil.rmtree(an_ref, ignore_errors=True)
+            r = child(job_analyze, an_ref, inputs, log=log)
+            assert r["status"] == "ok", r
+            an_events = child(job_count_analyze, work / "count-an", inputs, log=log)["events"]
+            shutil.rmtree(work / "count-an", ignore_errors=True)
+            tally = fault_analyze_kill(n, rng, work, inputs, an_ref, r["seconds"], len(an_events), log)
         elif f == "concurrent":
             tally = fault_concurrent(n, rng, work, model, refs, ft_refs, t_ex, t_ft, log)
         elif f == "full-disk":

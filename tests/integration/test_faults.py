@@ -1,5 +1,5 @@
 """Fault injection (slow; run in CI): kill -9 at seeded random points of extraction and fine-tuning, two
-concurrent writers, a full disk, a read-only run folder. Nothing may be lost, no store may be silently
+concurrent writers, a full disk, a read-only run folder, kill -9 while analyses save their results. Nothing may be lost, no store may be silently
 wrong, and the next run must complete (byte-identical to an undisturbed run).
 
 The driver (fault_driver.py) runs every job in a forked child of one process with one torch thread
@@ -21,7 +21,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 DRIVER = Path(__file__).with_name("fault_driver.py")
-TRIALS = {"extract-kill": 40, "finetune-kill": 20, "concurrent": 14, "full-disk": 12, "read-only": 2}
+TRIALS = {"extract-kill": 40, "finetune-kill": 20, "analyze-kill": 20, "concurrent": 14, "full-disk": 12,
+          "read-only": 2}
 
 
 def _unshare() -> list[str]:

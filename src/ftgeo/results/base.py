@@ -16,6 +16,7 @@ not change the format, so plots and the report read any result without recomputi
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import io
@@ -66,9 +67,13 @@ class Result:
 
     # ------------------------------------------------------------------ io
     def save(self, folder: str | Path) -> Path:
-        """Write the result into ``folder`` (created if needed), ``result.json`` last (see the module doc)."""
+        """Write the result into ``folder`` (created if needed), ``result.json`` last (see the module doc),
+        holding the folder's lock (a second writer of the same result fails with one line naming the first)."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        with _writing(folder, f"saving a {self.kind} result"):
+            return self._write(folder)
+
+    def _write(self, folder: Path) -> Path:
         for name in (*self.tables, *self.arrays):
             _check_name(name)
         previous = _read_head(folder)
@@ -144,17 +149,33 @@ def save_result(result: Result, run, name: str, *, figures: bool = True) -> Path
 
     run = run if isinstance(run, RunDir) else RunDir(run)
     folder = run.result_dir(name)
+    with _writing(folder, f"saving result {name}"):
+        invalidate(folder)
+        if figures:
+            with _writing(run.figures, f"drawing the figures of {name}"):
+                result.meta["figures"] = _draw(result, run, name)
+        return result._write(folder)
+
+
+def _draw(result: Result, run, name: str) -> list[str]:
+    stems = []
+    for suffix, display in result.displays():
+        stem = f"{name}_{suffix}"
+        display.save(run.figure_stem(stem))
+        display.close()
+        stems.append(stem)
+    return stems
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, purpose: str):
+    """Hold ``folder``'s lock and remove the temporaries a killed writer left there."""
+    from ftgeo._atomic import clean_stale_tmp
+    from ftgeo._lock import FolderLock
     folder.mkdir(parents=True, exist_ok=True)
-    invalidate(folder)
-    if figures:
-        stems = []
-        for suffix, display in result.displays():
-            stem = f"{name}_{suffix}"
-            display.save(run.figure_stem(stem))
-            display.close()
-            stems.append(stem)
-        result.meta["figures"] = stems
-    return result.save(folder)
+    with FolderLock(folder, purpose=purpose):
+        clean_stale_tmp([folder])
+        yield
 
 
 def invalidate(folder: Path) -> None:
