@@ -110,3 +110,21 @@ def test_a_crash_while_saving_leaves_no_stale_header(dummy, tmp_path, monkeypatc
         dummy(reps, run=tmp_path, scale=5.0)
     with pytest.raises(IncompleteResultError):            # never the old result.json over new or missing tables
         load_result(tmp_path / "results" / "dummy_test")
+
+
+def test_a_second_writer_of_the_same_result_gets_one_line(dummy, tmp_path):
+    from ftgeo._lock import FolderLock, LockHeldError
+    reps = InMemoryRepresentations([np.ones((4, 2))], labels=[0, 1, 0, 1])
+    folder = tmp_path / "results" / "dummy_test"
+    with FolderLock(folder, purpose="another analysis"):
+        with pytest.raises(LockHeldError, match="another analysis") as e:
+            dummy(reps, run=tmp_path)
+    assert "\n" not in str(e.value)
+    assert dummy(reps, run=tmp_path).table("dummy").value.tolist() == [2.0]   # free again: it completes
+
+
+def test_a_list_of_sets_is_one_clear_line():
+    from ftgeo.analyses.rogue import run_rogue
+    reps = InMemoryRepresentations([np.random.default_rng(0).normal(size=(6, 3))], labels=[0, 1] * 3)
+    with pytest.raises(ValidationError, match="rogue: reps must be representation sets.*not one list"):
+        run_rogue([reps])
