@@ -11,9 +11,15 @@ from typing import Callable
 
 import numpy as np
 
+from ftgeo.analyses._spec import Input
 from ftgeo.errors import ValidationError
 
-__all__ = ["resolve_head"]
+__all__ = ["resolve_head", "SPLIT_INPUTS"]
+
+#: the inputs of the analyses that fit on a training split and score on an evaluation split through the
+#: head; without ``--run`` the result goes to the run that holds the evaluation set
+SPLIT_INPUTS = (Input("train_reps", help="representations of the training split"),
+                Input("eval_reps", help="representations of the evaluation split", run_from=True))
 
 
 def _model_folder(manifest: dict) -> Path:

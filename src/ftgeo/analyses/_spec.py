@@ -51,7 +51,9 @@ class Input:
     ``n``: (least, most) number of sets; ``most=None`` for any number. ``param``: the Python argument
     that receives them (default ``name``). ``spread``: pass the sets as consecutive positional
     arguments starting at ``param`` (``run_cka(pre, post)``); otherwise a single set when ``most == 1``
-    and a list else. ``required=False``: the input may be left out.
+    and a list else. ``required=False``: the input may be left out. ``run_from``: on the command line,
+    without ``--run`` the result goes to the run folder holding this input's first set (default: the
+    first input's).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Input:
     param: str | None = None
     spread: bool = False
     required: bool = True
+    run_from: bool = False
 
     @property
     def arg(self) -> str:

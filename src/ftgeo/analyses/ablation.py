@@ -13,10 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from ftgeo.analyses._head import resolve_head
+from ftgeo.analyses._head import SPLIT_INPUTS, resolve_head
 from ftgeo.analyses._inputs import labelled_rows, select_layers
 from ftgeo.analyses._registry import register_analysis
-from ftgeo.analyses._spec import AnalysisSpec, Input, param
+from ftgeo.analyses._spec import AnalysisSpec, param
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.results.base import Result
@@ -92,10 +92,8 @@ class AblationCurveDisplay(Display):
         return self
 
 
-# eval first: without --run, the result goes to the run that holds the eval set (as before)
 @register_analysis("ablation", family="gptology", order=40, spec=AblationSpec, result=AblationResult,
-                   inputs=[Input("eval_reps", help="representations of the evaluation split"),
-                           Input("train_reps", help="representations of the training split")],
+                   inputs=SPLIT_INPUTS,
                    help="zero the k highest/lowest-variance dimensions, re-score through the head")
 def run_ablation(train_reps, eval_reps, *, spec: AblationSpec,
                  head: Callable[[np.ndarray], np.ndarray] | None = None) -> AblationResult:

@@ -135,9 +135,8 @@ class CrossTaskLayersDisplay(Display):
 
 @register_analysis(
     "cross-task", family="closer-look", order=50, spec=CrossTaskSpec, result=CrossTaskResult,
-    # --finetuned-reps first: without --run, the result goes to the run that holds the fine-tuned model's set
-    inputs=[Input("finetuned_reps", help="task B (train split) from the model fine-tuned on task A"),
-            Input("pretrained_reps", help="task B (train split) from the pretrained model"),
+    inputs=[Input("pretrained_reps", help="task B (train split) from the pretrained model"),
+            Input("finetuned_reps", help="task B (train split) from the model fine-tuned on task A", run_from=True),
             Input("pretrained_eval", required=False, help="task B eval split from the pretrained model "
                                                           "(for probe accuracy)"),
             Input("finetuned_eval", required=False, help="task B eval split from the fine-tuned model "

@@ -13,10 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from ftgeo.analyses._head import resolve_head
+from ftgeo.analyses._head import SPLIT_INPUTS, resolve_head
 from ftgeo.analyses._inputs import labelled_rows, select_layers
 from ftgeo.analyses._registry import register_analysis
-from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.analyses._spec import AnalysisSpec, Layers, param
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.results.base import Result
@@ -98,10 +98,8 @@ class ThresholdDisplay(Display):
         return self
 
 
-# eval first: without --run, the result goes to the run that holds the eval set (as before)
 @register_analysis("threshold", family="gptology", order=30, spec=ThresholdSpec, result=ThresholdResult,
-                   inputs=[Input("eval_reps", help="representations of the evaluation split"),
-                           Input("train_reps", help="representations of the training split")],
+                   inputs=SPLIT_INPUTS,
                    help="1-D linear-SVM threshold on the principal rogue dimension")
 def run_threshold(train_reps, eval_reps, *, spec: ThresholdSpec,
                   head: Callable[[np.ndarray], np.ndarray] | None = None) -> ThresholdResult:

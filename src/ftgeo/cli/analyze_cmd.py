@@ -90,7 +90,8 @@ def run_analysis(analysis, ns: argparse.Namespace) -> int:
             paths = [] if paths is None else ([paths] if isinstance(paths, str) else list(paths))
             _check_count(analysis, inp, paths)
             given[inp.name] = [open_reps(p) for p in paths]
-            first = first or (paths[0] if paths else None)
+            if paths and (first is None or inp.run_from):
+                first = paths[0]
     spec = analysis.spec.resolve_for(ns.config, analysis.name, flags_from_args(ns, analysis.spec))
     run = run_folder(ns, first)
     name = ns.name or analysis.default_name
