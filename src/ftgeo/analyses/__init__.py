@@ -14,5 +14,13 @@ from __future__ import annotations
 from ftgeo.analyses._registry import ANALYSES, FAMILIES, Analysis, Family, analyze, register_analysis
 from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
 
+
+
+def discover_result_kinds() -> None:
+    """Import every analysis module (their Result classes register their kinds): the hook
+    :func:`ftgeo.results.result_class` calls to load a saved result in a fresh process."""
+    ANALYSES.discover()
+
+
 __all__ = ["ANALYSES", "FAMILIES", "Analysis", "AnalysisSpec", "Family", "Input", "Layers", "analyze", "param",
            "register_analysis"]

@@ -15,40 +15,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftgeo.results.finetune import Checkpoint, FinetuneResult
 from ftgeo.errors import DataNotFoundError, ValidationError
 
 META_FILE = "ftgeo_finetune.json"
 CKPT_META = "ftgeo_checkpoint.json"
 CHECKPOINT_DIR = "checkpoints"
 FORMAT = "ftgeo-finetune/1"
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One saved checkpoint: optimizer step, (fractional) epoch, folder, eval metrics at that step."""
-
-    step: int
-    epoch: float
-    path: Path
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        """A short label for stores and plots: ``step-<step>``."""
-        return f"step-{self.step}"
-
-    def to_dict(self, root: Path | None = None) -> dict[str, Any]:
-        p = self.path
-        if root is not None:
-            try:
-                p = self.path.relative_to(root)
-            except ValueError:
-                pass
-        return {"step": self.step, "epoch": self.epoch, "path": str(p), "metrics": dict(self.metrics)}
 
 
 def read_meta(model_folder: str | Path) -> dict[str, Any] | None:
@@ -126,3 +102,29 @@ def last_checkpoint(root: Path) -> Path | None:
     ok = [c for c in scan_checkpoints(root)
           if (c.path / "trainer_state.json").is_file() and (c.path / CKPT_META).is_file()]
     return ok[-1].path if ok else None
+
+
+def read_result(folder: str | Path) -> FinetuneResult:
+    """The :class:`~ftgeo.results.finetune.FinetuneResult` of a (complete or partial) run, read from its
+    model folder: metrics, checkpoints in step order, settings and final metrics."""
+    import pandas as pd
+
+    from ftgeo.finetune.metrics import METRIC_COLUMNS
+    folder = Path(folder).expanduser().resolve()
+    meta = read_meta(folder)
+    if meta is None:
+        raise DataNotFoundError(f"{folder} holds no {META_FILE}; it is not a model folder written by finetune")
+    f = folder / "metrics.csv"
+    metrics = pd.read_csv(f) if f.is_file() and f.stat().st_size else pd.DataFrame(columns=METRIC_COLUMNS)
+    cks = list_checkpoints(folder)
+    rows = [{"step": c.step, "epoch": c.epoch, "path": str(c.path), **c.metrics} for c in cks]
+    ck_df = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["step", "epoch", "path"])
+    ident = meta.get("identity") or {}
+    m = {"model_dir": str(folder), "model": ident.get("model"), "task": ident.get("task"),
+         "recipe": (ident.get("recipe") or {}).get("name"), "head": ident.get("head"),
+         "eval_split": ident.get("eval_split"), "seed": ident.get("seed"),
+         "complete": bool(meta.get("complete")), "final": meta.get("final"),
+         "train_seconds": meta.get("train_seconds"), "global_step": meta.get("global_step"),
+         "settings": ident, "checkpoints": [c.to_dict() for c in cks]}
+    return FinetuneResult(tables={"metrics": metrics, "checkpoints": ck_df}, meta=m)
+

@@ -38,7 +38,7 @@ from ftgeo._atomic import StorageError, is_disk_full, is_tmp_name, storage_error
 from ftgeo._lock import LOCK_NAME, FolderLock
 from ftgeo.errors import ManifestMismatchError, ValidationError
 from ftgeo.finetune.checkpoints import (CHECKPOINT_DIR, CKPT_META, FORMAT, META_FILE, Checkpoint, last_checkpoint,
-                                        read_meta, scan_checkpoints)
+                                        read_meta, read_result, scan_checkpoints)
 from ftgeo.finetune.folder import (ALWAYS_OWNED, FINAL_TMP, clean_partial, move_final, record_files, refuse_foreign,
                                    remove_owned)
 from ftgeo.finetune.recipes import Recipe, get_recipe
@@ -214,8 +214,7 @@ def _locate(model, out, name, data: _Data, rec: Recipe, settings: dict[str, Any]
 
 def _result(where: _Where, rank: int, *, always_save: bool):
     """The run's :class:`FinetuneResult`; in a run folder also saved to ``results/finetune__<name>``."""
-    from ftgeo.results.finetune import FinetuneResult
-    result = FinetuneResult.from_folder(where.folder)
+    result = read_result(where.folder)
     if where.run is not None and rank == 0:
         target = where.run.result_dir(f"finetune__{where.name}")
         if always_save or not (target / "result.json").is_file():  # (a run killed while saving it)

@@ -33,8 +33,9 @@ from ftgeo.errors import DataNotFoundError, ValidationError
 _KINDS: dict[str, type["Result"]] = {}
 HEAD = "result.json"
 
-#: modules outside ``ftgeo.results`` whose import registers Result kinds no analysis owns
-_OTHER_KIND_MODULES = ("ftgeo.studies.base",)
+#: modules whose import (and whose ``discover_result_kinds()``, where defined) registers Result kinds:
+#: a loader in a fresh process finds the class of any saved kind without this layer importing them
+KIND_PROVIDERS = ("ftgeo.analyses", "ftgeo.results.finetune", "ftgeo.studies.base", "ftgeo.studies.claims")
 
 
 class IncompleteResultError(DataNotFoundError):
@@ -184,16 +185,12 @@ def invalidate(folder: Path) -> None:
 
 
 def result_class(kind: str) -> type[Result]:
-    """The Result subclass of ``kind`` (importing the analyses and the other result modules once)."""
+    """The Result subclass of ``kind`` (importing the :data:`KIND_PROVIDERS` once when it is not known yet)."""
     if kind not in _KINDS:
-        import pkgutil
-
-        import ftgeo.results as pkg
-        from ftgeo.analyses import ANALYSES
-        ANALYSES.discover()
-        others = [f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if m.name != "base"]
-        for module in (*others, *_OTHER_KIND_MODULES):
-            importlib.import_module(module)
+        for name in KIND_PROVIDERS:
+            hook = getattr(importlib.import_module(name), "discover_result_kinds", None)
+            if hook is not None:
+                hook()
     return _KINDS.get(kind, Result)
 
 

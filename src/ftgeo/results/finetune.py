@@ -5,20 +5,44 @@ gradient norm on split ``train``; loss, accuracy, macro-F1 on the eval split and
 part of train) and ``checkpoints`` (step, epoch, path, and the eval metrics at that step).
 Meta: the model folder, the settings, the final metrics.
 
-Defined here, with the other result types; reading a model folder (:meth:`FinetuneResult.from_folder`)
-uses :mod:`ftgeo.finetune.checkpoints` at call time, so importing this module imports no fine-tuning code.
+Defined here, with the other result types; :func:`ftgeo.finetune.checkpoints.read_result` reads one
+from a model folder, and :class:`Checkpoint` (one saved checkpoint) is the record both share.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ftgeo.errors import DataNotFoundError
 from ftgeo.results.base import Result
 
 METRIC_COLUMNS = ["step", "epoch", "split", "metric", "value"]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One saved checkpoint: optimizer step, (fractional) epoch, folder, eval metrics at that step."""
+
+    step: int
+    epoch: float
+    path: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """A short label for stores and plots: ``step-<step>``."""
+        return f"step-{self.step}"
+
+    def to_dict(self, root: Path | None = None) -> dict[str, Any]:
+        p = self.path
+        if root is not None:
+            try:
+                p = self.path.relative_to(root)
+            except ValueError:
+                pass
+        return {"step": self.step, "epoch": self.epoch, "path": str(p), "metrics": dict(self.metrics)}
 
 
 class FinetuneResult(Result):
@@ -26,32 +50,6 @@ class FinetuneResult(Result):
 
     kind = "finetune"
     family = "finetune"
-
-    @classmethod
-    def from_folder(cls, folder: str | Path) -> "FinetuneResult":
-        """Read the result of a (complete or partial) run from its model folder."""
-        from ftgeo.finetune.checkpoints import META_FILE, list_checkpoints, read_meta
-        folder = Path(folder).expanduser().resolve()
-        meta = read_meta(folder)
-        if meta is None:
-            raise DataNotFoundError(f"{folder} holds no {META_FILE}; it is not a model folder written by finetune")
-        f = folder / "metrics.csv"
-        metrics = pd.read_csv(f) if f.is_file() and f.stat().st_size else pd.DataFrame(columns=METRIC_COLUMNS)
-        cks = list_checkpoints(folder)
-        rows = []
-        for c in cks:
-            row: dict[str, Any] = {"step": c.step, "epoch": c.epoch, "path": str(c.path)}
-            row.update(c.metrics)
-            rows.append(row)
-        ck_df = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["step", "epoch", "path"])
-        ident = meta.get("identity") or {}
-        m = {"model_dir": str(folder), "model": ident.get("model"), "task": ident.get("task"),
-             "recipe": (ident.get("recipe") or {}).get("name"), "head": ident.get("head"),
-             "eval_split": ident.get("eval_split"), "seed": ident.get("seed"),
-             "complete": bool(meta.get("complete")), "final": meta.get("final"),
-             "train_seconds": meta.get("train_seconds"), "global_step": meta.get("global_step"),
-             "settings": ident, "checkpoints": [c.to_dict() for c in cks]}
-        return cls(tables={"metrics": metrics, "checkpoints": ck_df}, meta=m)
 
     # ------------------------------------------------------------------ convenience
     @property
@@ -62,7 +60,6 @@ class FinetuneResult(Result):
     @property
     def checkpoints(self) -> list:
         """The run's checkpoints (:class:`ftgeo.finetune.Checkpoint`) in step order."""
-        from ftgeo.finetune.checkpoints import Checkpoint
         return [Checkpoint(int(c["step"]), float(c["epoch"]), Path(c["path"]), dict(c.get("metrics") or {}))
                 for c in self.meta.get("checkpoints") or []]
 
