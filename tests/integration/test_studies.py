@@ -71,3 +71,31 @@ def test_demo_all_studies_on_packaged_models(tmp_path, data_root):
     dec = load_result(run.result_dir("rogue_decoder"))
     assert isinstance(dec.summary(), pd.DataFrame)
     assert "ftgeo demo" in run.report.read_text()
+
+
+def test_seeds_are_an_axis_with_aggregates_and_claims(tmp_path, data_root):
+    """`seeds=[0, 1]`: one run per seed (its own fine-tuning), the pretrained sets extracted once, aggregates
+    whose rows are the means of the seeds' rows, the claims checked on every seed; the same seeds again give
+    identical per-seed rows."""
+    model = save_tiny(tmp_path / "tiny-bert", "bert", n_layers=2, hidden=32)
+    spec = _spec(model, data_root, seeds=[0, 1], checkpoint_every=None)
+    ctx = run_study("gptology", spec, tmp_path / "a", progress=False)
+    assert [s.step for s in ctx.failed] == []
+    root = ctx.run.root
+    assert (root / "seeds" / "s0" / "report.html").is_file() and (root / "seeds" / "s1" / "report.html").is_file()
+    pre_sets = [p for p in ctx.run.reps.iterdir() if p.is_dir()]
+    assert pre_sets and all("final" not in p.name for p in pre_sets)          # only the pretrained sets up here
+    seeds_rogue = load_result(ctx.run.result_dir("seeds__rogue"))
+    per, agg = seeds_rogue.table("per_seed"), seeds_rogue.table("aggregate")
+    assert sorted(per["seed"].unique()) == [0, 1]
+    for (st, layer), g in per.groupby(["set", "layer"]):
+        a = agg[(agg["set"] == st) & (agg["layer"] == layer)].iloc[0]
+        assert a["principal_var_share_mean"] == pytest.approx(g["principal_var_share"].mean(), nan_ok=True)
+    fts = load_result(ctx.run.result_dir("seeds__finetune")).table("per_seed")
+    assert len(fts) == 2 and fts["accuracy"].notna().all()
+    claims = load_result(ctx.run.result_dir("claims"))
+    assert set(claims.table("claims")["seed"]) == {0, 1}
+    assert "late-layers-change-most" in set(claims.table("overall")["claim"])
+    again = run_study("gptology", spec, tmp_path / "b", progress=False)
+    per_b = load_result(again.run.result_dir("seeds__rogue")).table("per_seed")
+    pd.testing.assert_frame_equal(per, per_b)

@@ -29,10 +29,15 @@ def spec_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ftgeo.finetune.core import finetune
     spec = spec_from_args(args)
-    res = finetune(spec.model, spec.task, progress=not args.no_progress, overwrite=bool(args.overwrite),
-                   **spec.finetune_kwargs())
-    fin = res.final_metrics
-    print(f"{res.model_dir}: {len(res.checkpoints)} checkpoint(s), {res.meta.get('global_step')} steps; "
-          f"{res.meta.get('eval_split')} accuracy {fin.get('eval_accuracy', float('nan')):.4f}, "
-          f"macro-F1 {fin.get('eval_macro_f1', float('nan')):.4f}")
+    if len(spec.seed_list()) > 1 and (spec.out is not None or spec.name is not None):
+        from ftgeo.errors import ValidationError
+        raise ValidationError("several --seeds need --run (each seed gets its own model folder there), "
+                              "not --out or --name")
+    for seed in spec.seed_list():
+        kwargs = {**spec.finetune_kwargs(), "seed": seed}
+        res = finetune(spec.model, spec.task, progress=not args.no_progress, overwrite=bool(args.overwrite), **kwargs)
+        fin = res.final_metrics
+        print(f"{res.model_dir}: {len(res.checkpoints)} checkpoint(s), {res.meta.get('global_step')} steps; "
+              f"{res.meta.get('eval_split')} accuracy {fin.get('eval_accuracy', float('nan')):.4f}, "
+              f"macro-F1 {fin.get('eval_macro_f1', float('nan')):.4f}")
     return 0

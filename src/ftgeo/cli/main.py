@@ -26,6 +26,7 @@ VERBS = {
     "finetune": ("ftgeo.cli.finetune_cmd", "fine-tune a model on a task with a named recipe"),
     "analyze": ("ftgeo.cli.analyze_cmd", "run one analysis on extracted representations"),
     "study": ("ftgeo.cli.study_cmd", "run one paper's whole study (fine-tune, extract, analyse, report)"),
+    "claims": ("ftgeo.cli.claims_cmd", "check each paper's claims on a run's saved results and list the verdicts"),
     "report": ("ftgeo.cli.report_cmd", "write the HTML report of a run folder from its saved results"),
     "demo": ("ftgeo.cli.demo_cmd", "the main job: a small end-to-end study on the packaged models and local data"),
 }

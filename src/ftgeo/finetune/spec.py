@@ -42,6 +42,8 @@ class FinetuneSpec(Spec):
     max_eval_examples: int | None = param(None, "first N examples of the eval split (default: all)",
                                           aliases=("max_eval_samples",))
     seed: int = param(0, "seed of the subsample, the head and the data order")
+    seeds: list[int] | None = param(None, "several seeds (e.g. 0,1,2): one fine-tuning run per seed, each in its "
+                                          "own model folder")
     checkpoint_every: float | None = param(None, "checkpoint every N steps (N >= 1) or every fraction F of an epoch "
                                                  "(F < 1); default: once per epoch", metavar="N|F")
     group_by_length: bool = param(False, "batch texts of similar length together (about 3x less padding on SST-2)")
@@ -92,6 +94,10 @@ class FinetuneSpec(Spec):
     def recipe_obj(self):
         from ftgeo.finetune.recipes import get_recipe
         return get_recipe(self.recipe, **self.overrides())
+
+    def seed_list(self) -> list[int]:
+        """``seeds`` if given, else ``[seed]``."""
+        return list(self.seeds) if self.seeds else [self.seed]
 
     def finetune_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`ftgeo.finetune.finetune` (model and task positional)."""

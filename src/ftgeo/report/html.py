@@ -78,8 +78,15 @@ def _group(results):
 
     placed = []
     for name, res in results:
-        analysis = ANALYSES.for_kind(getattr(res, "kind", "result"))
-        family = analysis.family if analysis else (getattr(res, "family", None) or "other")
+        kind = getattr(res, "kind", "result")
+        if kind == "seeds":                       # an aggregate over seeds sits with the analysis it aggregates
+            kind = res.meta.get("of_kind") or kind
+        analysis = ANALYSES.for_kind(kind)
+        if analysis is not None:
+            family = analysis.family
+        else:
+            from ftgeo.results import result_class
+            family = (getattr(res, "family", None) if kind == res.kind else result_class(kind).family) or "other"
         order = analysis.order if analysis else 0
         placed.append((FAMILIES.get(family, FAMILIES["other"]), order, name, res))
     placed.sort(key=lambda t: (t[0].order, t[1], t[2]))

@@ -46,6 +46,9 @@ class StudySpec(Spec):
     probe_points: int = param(4000, "stratified subsample of the probes' training rows (token tasks: words)")
     directprobe_points: int = param(600, "stratified subsample of DirectProbe's rows per set")
     seed: int = param(0, "fine-tuning and analysis seed")
+    seeds: list[int] | None = param(None, "several fine-tuning seeds (e.g. 0,1,2): the studies run once per seed, in "
+                                          "RUN/seeds/s<seed>/, and RUN gets per-seed rows, aggregates and the claims "
+                                          "over the seeds")
     skip_finetune: bool = param(False, "analyse the pretrained model only")
 
     def validate(self) -> None:
@@ -55,6 +58,12 @@ class StudySpec(Spec):
                 raise ValidationError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.epochs <= 0:
             raise ValidationError(f"epochs must be > 0; got {self.epochs}")
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise ValidationError(f"seeds must be distinct integers, e.g. 0,1,2; got {self.seeds}")
+
+    def seed_list(self) -> list[int]:
+        """The fine-tuning seeds of this study: ``seeds`` if given, else ``[seed]``."""
+        return list(self.seeds) if self.seeds else [self.seed]
 
 
 @dataclass
@@ -69,15 +78,18 @@ class StepRecord:
 class StudyContext:
     """Run-folder state shared by the studies of one run: the fine-tuned model and extracted sets."""
 
-    def __init__(self, spec: StudySpec, run: RunDir | str | Path, *, progress: bool = True):
+    def __init__(self, spec: StudySpec, run: RunDir | str | Path, *, progress: bool = True,
+                 shared: RunDir | None = None):
         self.spec = spec
         self.run = (run if isinstance(run, RunDir) else RunDir(run)).ensure()
+        self.shared = shared or self.run      # where the pretrained model's sets go (shared by the seeds of a run)
         self.progress = progress
         self.steps: list[StepRecord] = []
         self._finetuned = None
         self._reps: dict[tuple, Any] = {}
         self._task = None
         self._decoder: bool | None = None
+        self.claims = None                    # the ClaimsResult once checked
         _atomic.write_text(self.run.config, _yaml(spec.to_dict()))
 
     # ------------------------------------------------------------------ data and models
@@ -128,7 +140,8 @@ class StudyContext:
             checkpoint = checkpoint if which == "pretrained" else (checkpoint or "final")
         key = (str(model), checkpoint, getattr(task, "name", task), split, pooling, max_examples)
         if key not in self._reps:
-            self._reps[key] = extract(model, task, split, pooling=pooling or self.pooling, out=self.run,
+            out = self.shared if which == "pretrained" else self.run
+            self._reps[key] = extract(model, task, split, pooling=pooling or self.pooling, out=out,
                                       max_length=self.spec.max_length, checkpoint=checkpoint,
                                       max_examples=max_examples, data_root=self.spec.data_root,
                                       progress=self.progress)

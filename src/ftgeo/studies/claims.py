@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
+import numpy as np
+
 from ftgeo.errors import DataNotFoundError, ValidationError
 from ftgeo.registry import Registry
 from ftgeo.results.base import Result
@@ -66,8 +68,15 @@ class Claim:
             m = self.fn(results)
         except MissingResult as exc:
             return self._verdict(float("nan"), float("nan"), float("nan"), "not run", f"not run: {exc}", seed)
+        except (LookupError, ValueError) as exc:   # the result lacks the rows this claim reads
+            return self._verdict(float("nan"), float("nan"), float("nan"), "not run",
+                                 f"not run: the results lack what it reads ({type(exc).__name__}: {exc})", seed)
         if m is None:
             return self._verdict(float("nan"), float("nan"), float("nan"), "not run", "not run", seed)
+        if not math.isfinite(m.value):
+            return self._verdict(m.value, m.low, m.high, "not run",
+                                 f"not run: the statistic is undefined here{' (' + m.evidence + ')' if m.evidence else ''}",
+                                 seed)
         word = decide(m.value, m.low, m.high, self.threshold, self.direction)
         return self._verdict(m.value, m.low, m.high, word, m.evidence, seed)
 
@@ -219,3 +228,34 @@ class _Loader:
 
 
 CLAIMS_LOADED = _Loader()
+
+
+def runs_of(run) -> dict[int | None, Path]:
+    """``{seed: folder}`` of a study run: its ``seeds/s<k>/`` folders when it has them, else ``{None: run}``."""
+    from ftgeo.run import RunDir
+    root = (run if isinstance(run, RunDir) else RunDir(run)).root
+    seeds = sorted((int(p.name[1:]), p) for p in (root / "seeds").glob("s*") if p.name[1:].isdigit())
+    return dict(seeds) if seeds else {None: root}
+
+
+def verdict_lines(res: ClaimsResult, *, include_not_run: bool = False) -> list[str]:
+    """One line per claim: verdict, statistic with its interval against the threshold, the paper's number."""
+    t = res.table("overall")
+    lines = []
+    for _, r in t.iterrows():
+        if r["verdict"] == "not run" and not include_not_run:
+            continue
+        iv = (f" [{r['low']:.3g}, {r['high']:.3g}]" if np.isfinite(r["low"]) and np.isfinite(r["high"]) else "")
+        val = f"{r['value']:.3g}{iv}" if np.isfinite(r["value"]) else "-"
+        paper = f"; paper: {r['paper']}" if r.get("paper") else ""
+        lines.append(f"{r['verdict']:<14} {r['study']}/{r['claim']}: {r['statistic']} = {val} "
+                     f"(claim: {r['direction']} {r['threshold']:g}; {r['seeds']}){paper}")
+    return lines
+
+
+def print_verdicts(res: ClaimsResult) -> None:
+    lines = verdict_lines(res)
+    if lines:
+        print("claims of the papers (holds / does not hold / inconclusive: the interval straddles the threshold):")
+        for line in lines:
+            print("  " + line)

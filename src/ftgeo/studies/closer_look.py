@@ -8,7 +8,9 @@ paths, similarity to the pretrained space); and the PCA of label-centroid moveme
 """
 from __future__ import annotations
 
+from ftgeo.studies._claimstats import NAN, cols, difference, fmt, minimum, row
 from ftgeo.studies.base import StudyContext
+from ftgeo.studies.claims import Measurement, claim
 
 STUDY = "closer-look"
 
@@ -53,3 +55,122 @@ def _dynamics(ctx: StudyContext):
     layers = [sets[0].n_layers - 1]
     return ctx.analyze("dynamics", sets, steps=steps, layers=layers, max_points=spec.directprobe_points,
                        seed=spec.seed)
+
+
+# ----------------------------------------------------------------------------- the paper's claims
+# Zhou & Srikumar (2022), "A Closer Look at How Fine-tuning Changes BERT" (with DirectProbe, 2021): fine-tuning
+# pushes the labels' clusters apart and merges them to one per label, it diverges train from test, moves the
+# higher layers more, and a task that resembles the fine-tuning task gains while an opposing one loses.
+
+PRE, FT = "pretrained", "fine-tuned"
+
+
+def _top(df) -> int:
+    return int(df["layer"].max())
+
+
+@claim("clusters-shrink-to-labels", study=STUDY, statistic="DirectProbe clusters minus labels, fine-tuned, last layer",
+       threshold=0.5, direction="<", statement="after fine-tuning the clusters shrink to one per label",
+       paper="fine-tuned BERT: #clusters = #labels in the top layers (Table 2)")
+def _clusters(results):
+    t = results.get("directprobe").table("layers")
+    r = row(t, set=FT, layer=_top(t))
+    v, lo, hi = cols(r, "n_clusters") if "n_clusters_low" in r else (float(r["n_clusters"]), NAN, NAN)
+    excess = (v - r["n_labels"], lo - r["n_labels"], hi - r["n_labels"])
+    pre = row(t, set=PRE, layer=_top(t))
+    return Measurement(*excess, f"{int(pre['n_clusters'])} -> {int(r['n_clusters'])} clusters for "
+                                f"{int(r['n_labels'])} labels")
+
+
+@claim("train-test-divergence", study=STUDY, statistic="train/eval spatial similarity, fine-tuned minus pretrained "
+       "(last layer)", threshold=0.0, direction="<",
+       statement="fine-tuning makes the train and test spaces diverge (their spatial similarity falls)",
+       paper="the train/test spatial similarity decreases after fine-tuning (Sec. 4); ftgeo measured 0.588 -> 0.640 "
+             "on PS-role with one seed")
+def _divergence(results):
+    t = results.get("directprobe").table("layers")
+    layer = _top(t)
+    ft, pre = row(t, set=FT, layer=layer), row(t, set=PRE, layer=layer)
+    v, lo, hi = difference(*cols(ft, "train_eval_similarity"), *cols(pre, "train_eval_similarity"))
+    return Measurement(v, lo, hi, f"train/eval similarity {pre['train_eval_similarity']:.3f} -> "
+                                  f"{ft['train_eval_similarity']:.3f} (change {fmt(v, lo, hi)})")
+
+
+@claim("higher-layers-stay-similar", study=STUDY, statistic="min spatial similarity(pretrained, fine-tuned) over the "
+       "upper half of the layers (interval: [min of the lows, min of the highs])", threshold=0.5, direction=">",
+       statement="the higher layers keep a spatial similarity above 0.5 to the pretrained space",
+       paper="spatial similarity to the pretrained model stays > 0.5 in the higher layers (Fig. 4)")
+def _higher_similar(results):
+    s = results.get("directprobe").table("set_similarity").dropna(subset=["similarity"]).sort_values("layer")
+    upper = s[s["layer"] > s["layer"].max() / 2]
+    if upper.empty:
+        return None          # e.g. a 2-label task: spatial similarity needs >= 3 labels
+    v, lo, hi = minimum([cols(r, "similarity") for _, r in upper.iterrows()])
+    return Measurement(v, lo, hi, f"layers {int(upper['layer'].min())}-{int(upper['layer'].max())}: "
+                       + ", ".join(f"{int(r['layer'])}: {fmt(*cols(r, 'similarity'))}" for _, r in upper.iterrows()))
+
+
+@claim("lower-layers-move-less", study=STUDY, statistic="spatial similarity(pretrained, fine-tuned): mean over the "
+       "lower half of the layers minus the upper half", threshold=0.0, direction=">",
+       statement="the lower layers move less than the higher ones", paper="Fig. 4: similarity falls with depth")
+def _lower_move_less(results):
+    s = results.get("directprobe").table("set_similarity").dropna(subset=["similarity"])
+    mid = s["layer"].max() / 2
+    lo_half, hi_half = s[s["layer"] <= mid], s[s["layer"] > mid]
+    if lo_half.empty or hi_half.empty:
+        return None
+    a = _mean_with_bounds(lo_half, "similarity")
+    b = _mean_with_bounds(hi_half, "similarity")
+    v, lo, hi = difference(*a, *b)
+    return Measurement(v, lo, hi, f"lower half {fmt(*a)} vs upper half {fmt(*b)}")
+
+
+def _mean_with_bounds(df, c):
+    lo = df[f"{c}_low"].mean() if f"{c}_low" in df else NAN
+    hi = df[f"{c}_high"].mean() if f"{c}_high" in df else NAN
+    return float(df[c].mean()), float(lo), float(hi)
+
+
+@claim("labels-move-apart", study=STUDY, statistic="mean over labels of the minimum distance at the last checkpoint "
+       "minus the pretrained one (last layer)", threshold=0.0, direction=">",
+       statement="each label's minimum distance to the others grows over fine-tuning",
+       paper="Fig. 5: per-label minimum distances grow over the checkpoints")
+def _move_apart(results):
+    res = results.get("dynamics")
+    md = res.table("min_distance")
+    layer = _top(md)
+    md = md[md["layer"] == layer]
+    first, last = md["checkpoint"].min(), md["checkpoint"].max()
+    a = md[md["checkpoint"] == last].set_index("label")
+    b = md[md["checkpoint"] == first].set_index("label")
+    change = (a["min_distance"] - b["min_distance"]).dropna()
+    if "change_summary" in res.tables:      # the dynamics analysis' own interval of this statistic
+        r = row(res.table("change_summary"), layer=layer)
+        return Measurement(*cols(r, "mean_change"), f"mean min-distance change {fmt(*cols(r, 'mean_change'))} over "
+                                                    f"{change.size} labels")
+    return Measurement(float(change.mean()), evidence=f"{int((change > 0).sum())} of {change.size} labels grew; "
+                                                      f"mean change {change.mean():.3g}")
+
+
+def _cross_task(results, name: str):
+    t = results.get(name).table("layer_summary")
+    r = row(t, layer=_top(t))
+    v, lo, hi = cols(r, "mean_change") if "mean_change_low" in r else (float(r["mean_change"]), NAN, NAN)
+    return Measurement(v, lo, hi, f"{int(r['n_grew'])} grew, {int(r['n_shrank'])} shrank; mean change "
+                                  f"{fmt(v, lo, hi)}")
+
+
+@claim("similar-task-grows-distances", study=STUDY, statistic="mean change of task B's label minimum distances "
+       "after fine-tuning on a similar task A (last layer; result 'cross_task_similar')", threshold=0.0,
+       direction=">", statement="fine-tuning on a similar task pushes the other task's labels apart",
+       paper="PS-fxn after PS-role fine-tuning: distances grow (Sec. 6)")
+def _similar(results):
+    return _cross_task(results, "cross_task_similar")
+
+
+@claim("opposing-task-shrinks-distances", study=STUDY, statistic="mean change of task B's label minimum distances "
+       "after fine-tuning on an opposing task A (last layer; result 'cross_task_opposing')", threshold=0.0,
+       direction="<", statement="fine-tuning on an opposing task pulls the other task's labels together",
+       paper="PS-fxn after POS fine-tuning: distances shrink (Sec. 6)")
+def _opposing(results):
+    return _cross_task(results, "cross_task_opposing")
