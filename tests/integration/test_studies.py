@@ -99,3 +99,31 @@ def test_seeds_are_an_axis_with_aggregates_and_claims(tmp_path, data_root):
     again = run_study("gptology", spec, tmp_path / "b", progress=False)
     per_b = load_result(again.run.result_dir("seeds__rogue")).table("per_seed")
     pd.testing.assert_frame_equal(per, per_b)
+
+
+@pytest.mark.slow
+def test_a_replication_config_runs_every_run_and_the_steps_across_them(tmp_path, data_root):
+    """A config with 'runs:' and 'across:': each run is a study run in RUN/runs/<name>, the rogue dimensions of
+    the two fine-tuned models are compared across tasks, and one table holds every run's verdicts."""
+    import yaml
+
+    from ftgeo.cli.main import main
+    model = save_tiny(tmp_path / "tiny-bert", "bert", n_layers=2, hidden=32)
+    cfg = {"studies": ["gptology"], "run": str(tmp_path / "rep"),
+           "defaults": {"model": str(model), "data_root": str(data_root), "max_train_examples": 96,
+                        "max_eval_examples": 48, "epochs": 1.0, "checkpoint_every": None, "max_length": 32,
+                        "batch_size": 16, "learning_rate": 1e-3},
+           "runs": [{"name": "sst2", "task": "sst2"}, {"name": "trec", "task": "trec6", "eval_split": "test"}],
+           "across": [{"step": "rogue-across-tasks", "runs": ["sst2", "trec"], "k": 4}]}
+    (tmp_path / "rep.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["study", "--config", str(tmp_path / "rep.yaml"), "--no-progress"]) == 0
+    rep = tmp_path / "rep"
+    assert (rep / "runs" / "sst2" / "report.html").is_file() and (rep / "runs" / "trec" / "report.html").is_file()
+    ov = load_result(rep / "results" / "rogue_tasks").table("overlap")
+    assert list(ov[["set_a", "set_b", "k"]].iloc[0]) == ["sst2", "trec", 4]
+    table = load_result(rep / "results" / "replication").table("overall")
+    assert set(table["run"]) == {"sst2", "trec", "across"}
+    assert "rogue-dimensions-shared-across-tasks" in set(table[table["run"] == "across"]["claim"])
+    assert "Layer geometry (GPTology)" in (rep / "report.html").read_text()
+    steps = load_result(rep / "runs" / "trec" / "results" / "study_steps").table("steps")
+    assert steps.set_index("step").loc["threshold", "status"] == "skipped"      # binary classifier, 6 labels

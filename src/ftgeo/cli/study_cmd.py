@@ -24,15 +24,23 @@ def spec_from_args(args: argparse.Namespace, **defaults):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("studies", nargs="+", metavar="STUDY", help="gptology, emergent and/or closer-look")
+    p.add_argument("studies", nargs="*", metavar="STUDY",
+                   help="gptology, emergent and/or closer-look (default: the config's 'studies:')")
     add_study_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    """One study run, or a replication (a config with 'runs:', see ftgeo.studies.replication)."""
+    from ftgeo.cli._specargs import flags_from_args
+    from ftgeo.studies.base import StudySpec
+    from ftgeo.studies.replication import read_plan, run_plan
+    plan = read_plan(args.config, flags_from_args(args, StudySpec), args.studies or None, args.run)
+    if plan.is_replication:
+        return _finish(run_plan(plan, progress=not args.no_progress))
     from ftgeo.studies import run_study
-    spec = spec_from_args(args)
-    run_folder = args.run or f"runs/{spec.model}-{spec.task}".replace("/", "_")
-    ctx = run_study(args.studies, spec, run_folder, progress=not args.no_progress)
+    spec = plan.specs[""]
+    run_folder = plan.run or f"runs/{spec.model}-{spec.task}".replace("/", "_")
+    ctx = run_study(plan.studies, spec, run_folder, progress=not args.no_progress)
     return _finish(ctx)
 
 

@@ -70,7 +70,7 @@ class StudySpec(Spec):
 class StepRecord:
     study: str
     step: str
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "failed", "skipped"]
     seconds: float
     error: str = ""
 
@@ -169,6 +169,11 @@ class StudyContext:
         self.steps.append(StepRecord(study, name, "ok", time.perf_counter() - t0))
         print(f"[{study}] {name}: done in {self.steps[-1].seconds:.1f} s")
         return out
+
+    def skip(self, study: str, name: str, why: str) -> None:
+        """Record a step that does not apply to this run (and say why) instead of failing it."""
+        self.steps.append(StepRecord(study, name, "skipped", 0.0, why))
+        print(f"[{study}] {name}: skipped ({why})")
 
     def save_steps(self) -> Path:
         import pandas as pd

@@ -259,3 +259,22 @@ def print_verdicts(res: ClaimsResult) -> None:
         print("claims of the papers (holds / does not hold / inconclusive: the interval straddles the threshold):")
         for line in lines:
             print("  " + line)
+
+
+def combine_runs(per_run: dict[str, ClaimsResult], cross: ClaimsResult | None = None) -> ClaimsResult:
+    """One table of verdicts over the runs of a replication: each run's ``overall`` rows with a ``run``
+    column, plus the cross-run claims that could be checked (``run`` = ``across``)."""
+    import pandas as pd
+    parts = []
+    for name, res in per_run.items():
+        t = res.table("overall").copy()
+        t.insert(0, "run", name)
+        parts.append(t)
+    if cross is not None:
+        t = cross.table("overall")
+        t = t[t["verdict"] != "not run"].copy()
+        t.insert(0, "run", "across")
+        parts.append(t)
+    overall = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return ClaimsResult(tables={"overall": overall},
+                        meta={"runs": list(per_run), "rule": "see each run's claims; 'across' = claims over runs"})

@@ -39,7 +39,11 @@ def run_gptology(ctx: StudyContext) -> StudyContext:
         ctx.step(STUDY, "isotropy", lambda: ctx.analyze("isotropy", pre_ev, names=["pretrained"]))
     if ft_tr is not None and ft_ev is not None:
         model_dir = ctx.finetuned().model_dir
-        ctx.step(STUDY, "threshold", lambda: ctx.analyze("threshold", ft_tr, ft_ev, model=model_dir))
+        if len(ft_tr.label_names) == 2:
+            ctx.step(STUDY, "threshold", lambda: ctx.analyze("threshold", ft_tr, ft_ev, model=model_dir))
+        else:
+            ctx.skip(STUDY, "threshold", f"the 1-D threshold classifier is binary; {spec.task} has "
+                                         f"{len(ft_tr.label_names)} labels")
         ctx.step(STUDY, "ablation", lambda: ctx.analyze("ablation", ft_tr, ft_ev, model=model_dir))
     target = ft_ev if ft_ev is not None else pre_ev
     last = target.n_layers - 1
