@@ -31,12 +31,16 @@ class StudySpec(Spec):
                                       "encoders, word/pair for token tasks)")
     train_split: str = param("train", "training split")
     eval_split: str = param("dev", "evaluation split")
-    max_train_examples: int = param(2000, "fine-tuning subsample and train-split representations")
+    max_train_examples: int = param(2000, "fine-tuning subsample (and train-split representations)")
+    max_train_reps: int | None = param(None, "train-split representations: the first N examples of the split "
+                                             "(default: max_train_examples)")
     max_eval_examples: int | None = param(None, "first N examples of the eval split (default: all)", none=("all",))
     recipe: str = param("closer-look", "fine-tuning recipe (ftgeo list recipes)")
     epochs: float = param(2.0, "fine-tuning epochs")
     learning_rate: float | None = param(None, "peak learning rate (default: the recipe's)", aliases=("lr",))
     batch_size: int | None = param(None, "fine-tuning batch size (default: the recipe's)")
+    gradient_accumulation_steps: int | None = param(None, "gradient accumulation steps (default: the recipe's)")
+    warmup_ratio: float | None = param(None, "fraction of the fine-tuning steps warming up (default: the recipe's)")
     max_length: int = param(64, "truncate inputs to this many tokens")
     checkpoint_every: float | None = param(0.5, "checkpoint every fraction of an epoch (< 1) or every N steps "
                                                 "(>= 1); none = only the final model", none=("none", "0"))
@@ -117,8 +121,8 @@ class StudyContext:
         if self._finetuned is None:
             from ftgeo.finetune import finetune
             s = self.spec
-            overrides = {k: v for k, v in (("learning_rate", s.learning_rate), ("batch_size", s.batch_size))
-                         if v is not None}
+            overrides = {k: getattr(s, k) for k in ("learning_rate", "batch_size", "gradient_accumulation_steps",
+                                                     "warmup_ratio") if getattr(s, k) is not None}
             self._finetuned = finetune(
                 s.model, self.task, recipe=s.recipe, out=self.run, data_root=s.data_root,
                 train_split=s.train_split, eval_split=s.eval_split, max_train_examples=s.max_train_examples,
@@ -134,7 +138,8 @@ class StudyContext:
         split = split or self.spec.eval_split
         task = task if task is not None else self.task
         if max_examples is None:
-            max_examples = self.spec.max_train_examples if split == self.spec.train_split else self.spec.max_eval_examples
+            max_examples = ((self.spec.max_train_reps or self.spec.max_train_examples) if split == self.spec.train_split
+                            else self.spec.max_eval_examples)
         if model is None:
             model = self.spec.model if which == "pretrained" else str(self.finetuned().model_dir)
             checkpoint = checkpoint if which == "pretrained" else (checkpoint or "final")
