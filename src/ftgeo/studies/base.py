@@ -46,7 +46,8 @@ class StudySpec(Spec):
                                                 "(>= 1); none = only the final model", none=("none", "0"))
     general_corpus: str = param("brown", "out-of-domain corpus for the general PCA (Emergent properties)")
     max_general_examples: int = param(2000, "sentences of the general corpus")
-    probe_layers: str = param("0,2,4,6", "layers of the MLP-probe grid (every layer is slow on CPU)")
+    probe_layers: str = param("0,2,4,6", "layers of the MLP-probe grid: a list, 'all' or 'last' (every layer is "
+                                         "slow on CPU; layers beyond the model are dropped)")
     probe_points: int = param(4000, "stratified subsample of the probes' training rows (token tasks: words)")
     directprobe_points: int = param(600, "stratified subsample of DirectProbe's rows per set")
     seed: int = param(0, "fine-tuning and analysis seed")

@@ -27,8 +27,10 @@ def run_closer_look(ctx: StudyContext) -> StudyContext:
         ft_ev = ctx.step(STUDY, "extract fine-tuned eval", lambda: ctx.reps("finetuned", spec.eval_split))
         if ft_tr is not None and ft_ev is not None:
             sets_tr, sets_ev, names = [pre_tr, ft_tr], [pre_ev, ft_ev], ["pretrained", "fine-tuned"]
-    probe_layers = [int(x) for x in spec.probe_layers.split(",") if x.strip()]
-    probe_layers = [l for l in probe_layers if l < pre_tr.n_layers] or [pre_tr.n_layers - 1]
+    from ftgeo.analyses._inputs import parse_layers
+    wanted = spec.probe_layers if spec.probe_layers.strip() in ("all", "last") else ",".join(
+        x for x in spec.probe_layers.split(",") if x.strip() and int(x) < pre_tr.n_layers)   # "0,2,4,6" on a smaller model
+    probe_layers = parse_layers(wanted or "last", pre_tr.n_layers)
     ctx.step(STUDY, "probe", lambda: ctx.analyze("probe", sets_tr, sets_ev, layers=probe_layers, names=names,
                                                  seed=spec.seed, max_train_points=spec.probe_points))
     # with [CLS] pooling layer 0 is one constant vector: DirectProbe can merge nothing there
