@@ -140,3 +140,105 @@ def band(ax, x, df, column: str, **kw) -> None:
     if has_interval(df, column):
         ax.fill_between(x, df[f"{column}_low"].to_numpy(float), df[f"{column}_high"].to_numpy(float),
                         alpha=kw.pop("alpha", 0.2), linewidth=0, **kw)
+
+
+# ----------------------------------------------------------------------------- many accuracies at once
+def bootstrap_counts(n_groups: int, n_resamples: int, random_state=0, chunk: int = 128):
+    """Yield ``(b, G)`` float64 arrays: how many times each of ``G = n_groups`` groups is drawn in each
+    bootstrap resample, ``chunk`` resamples at a time. The draws are those of
+    :func:`ftgeo.analysis.resampling.bootstrap_plan` over ``G`` groups with the same seed (resample ``r``
+    of the plan holds group ``g`` ``counts[r, g]`` times), so a statistic that is a ratio of group sums
+    gets the same bootstrap values without building row indices."""
+    from ftgeo._checks import check_random_state
+    G = int(n_groups)
+    rng = check_random_state(random_state)
+    for s in range(0, int(n_resamples), chunk):
+        b = min(chunk, int(n_resamples) - s)
+        out = np.zeros((b, G))
+        for r in range(b):
+            out[r] = np.bincount(rng.integers(0, G, G), minlength=G)
+        yield out
+
+
+def group_sums(values, groups) -> tuple[np.ndarray, np.ndarray]:
+    """``(sums, sizes)``: per-group sums ``(P, G)`` of per-row values ``(P, n)`` (or ``(n,)``), and the
+    group sizes ``(G,)``; groups numbered 0..G-1 as :func:`groups_of` numbers them."""
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    g = np.asarray(groups, dtype=np.int64)
+    G = int(g.max()) + 1 if g.size else 0
+    sizes = np.bincount(g, minlength=G).astype(np.float64)
+    if np.all(sizes == 1):
+        order = np.empty(G, dtype=np.int64)
+        order[g] = np.arange(g.size)
+        return v[:, order], sizes
+    sums = np.zeros((v.shape[0], G))
+    np.add.at(sums.T, g, v.T)
+    return sums, sizes
+
+
+def wilson_intervals(k, n: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ftgeo.analysis.resampling.wilson_interval`, vectorised over ``k`` (same formula)."""
+    from ftgeo.analysis.resampling import _z
+    z = _z(level)
+    p = np.asarray(k, dtype=np.float64) / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)
+
+
+def mean_intervals(sums, sizes, spec, *, binary: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(low, high, method)`` of the means of ``P`` per-row statistics given as per-group sums
+    ``(P, G)`` and group sizes ``(G,)`` (see :func:`group_sums`): Wilson for 0/1 rows that are
+    independent examples (as :func:`accuracy_with_interval`), else a percentile bootstrap over the
+    groups with the spec's ``n_resamples`` and ``seed`` -- the same resamples for every statistic
+    (common random numbers), and the same as :func:`accuracy_with_interval`'s cluster bootstrap.
+    NaN bounds when intervals are off."""
+    S = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    n_g = np.asarray(sizes, dtype=np.float64)
+    nan = np.full(S.shape[0], np.nan)
+    if not getattr(spec, "intervals", False) or n_g.size == 0:
+        return nan, nan.copy(), ""
+    if binary and np.all(n_g == 1):
+        lo, hi = wilson_intervals(S.sum(axis=1), float(n_g.size), spec.ci_level)
+        return lo, hi, "wilson"
+    boot = np.concatenate([(M @ S.T) / (M @ n_g)[:, None]
+                           for M in bootstrap_counts(n_g.size, spec.n_resamples, getattr(spec, "seed", 0))])
+    a = (1 - spec.ci_level) / 2
+    lo, hi = np.quantile(boot, [a, 1 - a], axis=0)
+    how = "cluster bootstrap (percentile)" if not np.all(n_g == 1) else "bootstrap (percentile)"
+    return lo, hi, how
+
+
+def accuracy_intervals(values, groups, spec, *, binary: bool | None = None) -> dict[str, Any]:
+    """:func:`accuracy_with_interval` for many classifiers scored on the same rows at once.
+
+    ``values``: ``(P, n)`` per-row correctness (bool), or per-row scores in [0, 1] (e.g. a row's
+    correctness averaged over several classifiers: then always a bootstrap). Returns arrays
+    ``accuracy``, ``accuracy_low``, ``accuracy_high`` (``(P,)``) and ``method``."""
+    v = np.atleast_2d(np.asarray(values))
+    if binary is None:
+        binary = v.dtype == bool or bool(np.isin(v, (0, 1)).all())
+    g = np.arange(v.shape[1]) if groups is None else np.asarray(groups)
+    sums, sizes = group_sums(v, g)
+    lo, hi, how = mean_intervals(sums, sizes, spec, binary=binary)
+    return {"accuracy": v.astype(np.float64).mean(axis=1), "accuracy_low": lo, "accuracy_high": hi, "method": how}
+
+
+def paired_difference(a, b, groups, spec) -> dict[str, Any]:
+    """Difference of two accuracies on the same rows, ``mean(a) - mean(b)``, with a paired
+    percentile bootstrap over the resampling units (a row's two outcomes move together, so the
+    interval uses their correlation): ``{"diff", "diff_low", "diff_high", "method"}``."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValidationError(f"a paired difference needs the same rows; got {a.shape} and {b.shape}")
+    d = a - b
+    out = {"diff": float(d.mean()) if d.size else float("nan")}
+    if not getattr(spec, "intervals", False) or d.size == 0:
+        return {**out, "diff_low": float("nan"), "diff_high": float("nan"), "method": ""}
+    g = np.arange(d.size) if groups is None else np.asarray(groups)
+    sums, sizes = group_sums(d, g)
+    lo, hi, _ = mean_intervals(sums, sizes, spec, binary=False)
+    how = "paired " + ("cluster " if not np.all(sizes == 1) else "") + "bootstrap (percentile)"
+    return {**out, "diff_low": float(lo[0]), "diff_high": float(hi[0]), "method": how}

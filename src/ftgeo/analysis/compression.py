@@ -30,7 +30,8 @@ from ftgeo.analysis.linear import SoftmaxClassifier
 from ftgeo.errors import ValidationError
 
 __all__ = ["SOURCES", "default_ks", "pca_fit", "pca_project", "explained_variance_ratio", "variance_comparison",
-           "random_dimension_draws", "CompressionCurve", "linear_accuracy"]
+           "variance_jackknife", "drop_count_interval", "random_dimension_draws", "CompressionCurve", "linear_accuracy", "linear_correct",
+           "pca_correct"]
 
 SOURCES = ("in_domain", "general", "random")
 
@@ -99,6 +100,125 @@ def variance_comparison(X_pre, X_ft, n_classes: int | None = None, n_components:
             "n_classes": None if n_classes is None else int(n_classes)}
 
 
+def _leave_out_ratios(X: np.ndarray, blocks: np.ndarray, n_blocks: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Explained-variance ratios (Eq. 3) of the full sample (by eigendecomposition of its covariance)
+    and of every leave-one-block-out sample, ``((m,), (G, m))``, from per-block sums.
+
+    The data are centred once by the full mean (the covariance does not change under a shift, and the
+    sums of centred data avoid cancellation); with ``S = sum_i x_i x_i^T``, ``s = sum_i x_i`` and the
+    block's ``S_b``, ``s_b``, ``n_b``, the covariance without block b is
+
+        Cov_(b) = (S - S_b - (s - s_b)(s - s_b)^T / (n - n_b)) / (n - n_b - 1)
+
+    (no pass over the remaining rows). Components beyond the rank of a sample (n - 1) are NaN."""
+    n, d = X.shape
+    Xc = X - X.mean(axis=0)
+    S = Xc.T @ Xc
+    s = Xc.sum(axis=0)
+
+    def ratios(Sx, sx, nx):
+        cov = (Sx - np.outer(sx, sx) / nx) / (nx - 1)
+        ev = np.clip(np.linalg.eigvalsh(cov)[::-1], 0.0, None)
+        tot = float(np.trace(cov))
+        r = ev / tot if tot > 0 else np.full(d, np.nan)
+        r[min(nx - 1, d):] = np.nan
+        return r[:m]
+
+    full = ratios(S, s, n)
+    out = np.full((n_blocks, m), np.nan)
+    for b in range(n_blocks):
+        rows = np.flatnonzero(blocks == b)
+        if rows.size == 0 or n - rows.size < 2:
+            continue
+        Xb = Xc[rows]
+        out[b] = ratios(S - Xb.T @ Xb, s - Xb.sum(axis=0), n - rows.size)
+    return full, out
+
+
+def variance_jackknife(X_pre, X_ft, blocks_pre, blocks_ft=None, *, n_components: int | None = None,
+                       level: float = 0.9) -> dict:
+    """Delete-a-group jackknife intervals of the explained-variance ratios and of their ratio
+    fine-tuned / pretrained (:func:`variance_comparison`), per component.
+
+    ``blocks_pre`` / ``blocks_ft``: the jackknife block (0..G-1) of each row
+    (:func:`ftgeo.analysis.resampling.jackknife_blocks`); ``blocks_ft`` defaults to ``blocks_pre``
+    (the same examples in both sets: block b of both is left out together). For two independent
+    samples, leaving out block b of each at once gives the sum of both jackknife variances.
+    The leave-out ratios come from per-block sums (:func:`_leave_out_ratios`): one eigendecomposition
+    of a d x d covariance per block and set. The interval is the jackknife t-interval on G - 1 degrees
+    of freedom (:func:`ftgeo.analysis.resampling.jackknife_interval`) **on the log scale**, mapped back
+    with exp: the ratios are positive and right-skewed, and the log makes their sampling distribution
+    closer to symmetric (and the bounds positive). Its centre is the bias-corrected (pseudo-value)
+    estimate, so the point estimate need not lie inside an interval.
+
+    Returns ``ratio_pre_low/high``, ``ratio_ft_low/high``, ``ratio_low/high`` (m,), the leave-out
+    values ``leave_out_pre``, ``leave_out_ft``, ``leave_out_ratio`` (G, m) and ``n_blocks`` (G).
+    """
+    from ftgeo.analysis.neurons import _blas_limit
+    A = check_features(X_pre, "pretrained representations", min_samples=2)
+    B = check_features(X_ft, "fine-tuned representations", min_samples=2)
+    if A.shape[1] != B.shape[1]:
+        raise ValidationError(f"pretrained representations have {A.shape[1]} dimensions and fine-tuned ones "
+                              f"{B.shape[1]}; compare the same model's layer before and after fine-tuning")
+    bp = np.asarray(blocks_pre, dtype=np.int64)
+    bf = bp if blocks_ft is None else np.asarray(blocks_ft, dtype=np.int64)
+    if bp.shape != (A.shape[0],) or bf.shape != (B.shape[0],):
+        raise ValidationError("give one jackknife block per row of each set")
+    G = int(max(bp.max(), bf.max())) + 1
+    m = min(min(A.shape), min(B.shape))            # as variance_comparison
+    if n_components is not None:
+        m = min(m, int(n_components))
+    with _blas_limit(1):   # d x d eigendecompositions: one thread is faster on a few shared cores
+        fa, la = _leave_out_ratios(A, bp, G, m)
+        fb, lb = _leave_out_ratios(B, bf, G, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fr, lr = np.where(fa > 0, fb / fa, np.nan), np.where(la > 0, lb / la, np.nan)
+        out = {"leave_out_pre": la, "leave_out_ft": lb, "leave_out_ratio": lr, "n_blocks": G}
+        for name, full, leave in (("ratio_pre", fa, la), ("ratio_ft", fb, lb), ("ratio", fr, lr)):
+            ok = (full > 0) & np.all(leave > 0, axis=0)
+            _, low, high = _log_jackknife(np.where(ok, full, 1.0), np.where(ok, leave, 1.0), level)
+            out[f"{name}_low"], out[f"{name}_high"] = np.where(ok, low, np.nan), np.where(ok, high, np.nan)
+    return out
+
+
+def _log_jackknife(estimate: np.ndarray, leave_out: np.ndarray, level: float):
+    """:func:`ftgeo.analysis.resampling.jackknife_interval` of ``log(estimate)`` for every column of
+    ``leave_out`` (G, m) at once (same formula: pseudo-values, t on G - 1 df), mapped back with exp:
+    ``(centre, low, high)``, each (m,)."""
+    from scipy.stats import t as student_t
+    from ftgeo.analysis.resampling import check_level
+    theta, loo = np.log(estimate), np.log(leave_out)
+    G = loo.shape[0]
+    pseudo = G * theta[None] - (G - 1) * loo
+    centre = pseudo.mean(axis=0)
+    se = np.sqrt(np.sum((pseudo - centre) ** 2, axis=0) / (G * (G - 1)))
+    q = float(student_t.ppf(0.5 + check_level(level) / 2, G - 1))
+    return np.exp(centre), np.exp(centre - q * se), np.exp(centre + q * se)
+
+
+def drop_count_interval(ratio, low, high) -> tuple[int | None, int, int]:
+    """The number of leading components whose ratio is not below 1 (``n_above_before_drop``: the
+    point count; None when no ratio drops below 1), and an interval for it from per-component
+    intervals: ``low`` = the number of leading components whose whole interval lies above 1,
+    ``high`` = the number of leading components before the first whose whole interval lies below 1;
+    ``low`` is at most and ``high`` at least the point count (where the point estimate lies outside
+    its bias-corrected interval). With NaN intervals both bounds are NaN."""
+    r, lo, hi = (np.asarray(v, dtype=np.float64) for v in (ratio, low, high))
+    below = np.flatnonzero(r < 1.0)
+    point = int(below[0]) if below.size else None
+    if not (np.isfinite(lo).any() or np.isfinite(hi).any()):
+        return point, float("nan"), float("nan")
+    pc = r.size if point is None else point
+
+    def leading(mask):
+        bad = np.flatnonzero(~mask)
+        return int(bad[0]) if bad.size else int(mask.size)
+
+    n_low = min(leading(lo > 1.0), pc)
+    n_high = max(leading(~(hi < 1.0)), pc)
+    return point, n_low, n_high
+
+
 def random_dimension_draws(d: int, k: int, n_draws: int, random_state=0) -> np.ndarray:
     """(n_draws, k) sets of k distinct original dimensions, seeded (reproducible)."""
     if not 1 <= k <= d:
@@ -112,6 +232,26 @@ def linear_accuracy(X_train, y_train, X_eval, y_eval, *, C: float = 1.0) -> floa
     return SoftmaxClassifier(C=C).fit(X_train, y_train).score(X_eval, y_eval)
 
 
+def linear_correct(X_train, y_train, X_eval, y_eval, *, C: float = 1.0) -> np.ndarray:
+    """Per-row correctness (bool, (n_eval,)) of the classifier of :func:`linear_accuracy` on the eval
+    split; its mean is that accuracy, exactly."""
+    clf = SoftmaxClassifier(C=C).fit(X_train, y_train)
+    Xev, yev = check_X_y(X_eval, y_eval, x_name="X_eval", y_name="y_eval")
+    return np.asarray(clf.predict(Xev) == yev, dtype=bool)
+
+
+def pca_correct(pca: dict, X_train, y_train, X_eval, y_eval, k: int, *, C: float = 1.0) -> np.ndarray:
+    """Per-row eval correctness of the classifier on the first ``k`` components of a fitted ``pca``
+    (:func:`pca_fit`): one point of a compression curve, e.g. a k off the curve's grid."""
+    m = pca["components"].shape[0]
+    if not 1 <= int(k) <= m:
+        raise ValidationError(f"k={k} must be between 1 and the number of components ({m})")
+    k = int(k)
+    Ptr = pca_project(X_train, {"mean": pca["mean"], "components": pca["components"][:k]})
+    Pev = pca_project(X_eval, {"mean": pca["mean"], "components": pca["components"][:k]})
+    return linear_correct(Ptr, y_train, Pev, y_eval, C=C)
+
+
 class CompressionCurve(FtgeoEstimator):
     """Accuracy vs number of kept dimensions (Matton & de Oliveira 2019, PCA compression).
 
@@ -123,7 +263,9 @@ class CompressionCurve(FtgeoEstimator):
 
     Fitted: ``curve_`` (tidy DataFrame: source, k, accuracy, accuracy_std, n_draws),
     ``full_accuracy_`` (all dimensions), ``pca_`` (source -> fitted PCA dict), ``ks_``,
-    ``random_dims_`` (k -> (n_random, k) dimension draws).
+    ``random_dims_`` (k -> (n_random, k) dimension draws), and the per-row eval correctness behind
+    every accuracy (for intervals and paired comparisons): ``eval_correct_`` ((source, k) ->
+    (n_draws, n_eval) bool; one draw for a PCA source) and ``full_correct_`` ((n_eval,) bool).
 
     ``fit`` has no method that needs it afterwards: the fitted attributes are the result.
     """
@@ -180,6 +322,7 @@ class CompressionCurve(FtgeoEstimator):
             raise ValidationError(f"ks={self.ks!r} must be integers between 1 and the dimension ({d})")
         self.ks_ = ks
         self.pca_ = {}
+        self.eval_correct_ = {}
         rows = []
         from ftgeo.progress import progress as _progress
         for s in sources:
@@ -192,7 +335,9 @@ class CompressionCurve(FtgeoEstimator):
             for k in _progress(ks, enabled=self.progress, desc=f"PCA {s}", leave=False):
                 if k > m:  # fewer components than k (a small source): not defined
                     continue
-                acc = linear_accuracy(Ptr[:, :k], ytr, Pev[:, :k], yev, C=self.C)
+                ok = linear_correct(Ptr[:, :k], ytr, Pev[:, :k], yev, C=self.C)
+                self.eval_correct_[(s, k)] = ok[None]
+                acc = float(np.mean(ok))
                 rows.append({"source": s, "k": k, "accuracy": acc, "accuracy_std": 0.0, "n_draws": 1})
         self.random_dims_ = {}
         if "random" in sources:
@@ -200,9 +345,12 @@ class CompressionCurve(FtgeoEstimator):
             for k in _progress(ks, enabled=self.progress, desc="random dims", leave=False):
                 draws = random_dimension_draws(d, k, 1 if k == d else self.n_random, rng)
                 self.random_dims_[k] = draws
-                accs = [linear_accuracy(Xtr[:, dr], ytr, Xev[:, dr], yev, C=self.C) for dr in draws]
+                ok = np.stack([linear_correct(Xtr[:, dr], ytr, Xev[:, dr], yev, C=self.C) for dr in draws])
+                self.eval_correct_[("random", k)] = ok
+                accs = [float(np.mean(o)) for o in ok]
                 rows.append({"source": "random", "k": k, "accuracy": float(np.mean(accs)),
                              "accuracy_std": float(np.std(accs)), "n_draws": len(accs)})
-        self.full_accuracy_ = linear_accuracy(Xtr, ytr, Xev, yev, C=self.C)
+        self.full_correct_ = linear_correct(Xtr, ytr, Xev, yev, C=self.C)
+        self.full_accuracy_ = float(np.mean(self.full_correct_))
         self.curve_ = pd.DataFrame(rows, columns=["source", "k", "accuracy", "accuracy_std", "n_draws"])
         return self

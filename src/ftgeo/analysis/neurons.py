@@ -26,7 +26,7 @@ from ftgeo.analysis.linear import encode_labels, fit_candidates, predict_batch, 
 from ftgeo.sampling import stratified_folds as _folds
 from ftgeo.errors import ValidationError
 
-__all__ = ["stratified_folds", "candidate_accuracy", "single_neuron_accuracy", "greedy_selection",
+__all__ = ["stratified_folds", "candidate_accuracy", "single_neuron_accuracy", "single_neuron_null", "greedy_selection",
            "SalientNeurons", "majority_accuracy", "uniform_accuracy", "fraction_above"]
 
 
@@ -157,6 +157,41 @@ def single_neuron_accuracy(X, y, *, cv: int = 5, C: float = 1.0, random_state=0,
                               chunk_size=chunk_size).mean(axis=1)
 
 
+def single_neuron_null(X, y, splits: Sequence[tuple[np.ndarray, np.ndarray]], n_permutations: int = 20, *,
+                       C: float = 1.0, random_state=0, chunk_size: int | None = None,
+                       memory: float = 1e6) -> np.ndarray:
+    """Single-neuron CV accuracies with labels and representations paired at random: ``(n_permutations, d)``.
+
+    Each permutation ``pi`` (seeded) re-pairs the rows: the features of example ``pi(i)`` go with the
+    label of example ``i``. The labels, the folds ``splits`` (stratified on those labels, as in the
+    real run) and the solver stay the same, so this equals shuffling the training labels and
+    stratifying the folds on the shuffled labels -- the real run's design under "no relation between
+    label and representation". (Shuffling the labels while keeping folds stratified on the *real*
+    labels would unbalance the folds' classes and lower the null's CV accuracy: an anti-conservative
+    baseline.) A row's maximum is what the best of d neurons reaches by chance -- the baseline of the
+    best-neuron selection, which accounts for choosing the best of d; a row's share above a threshold
+    is the null of the fraction of salient neurons.
+
+    The permuted copies of X are extra candidate columns of :func:`candidate_accuracy`: several
+    permutations (as many as fit in ``memory`` float64 entries) go through one batched Newton solve.
+    """
+    X = check_features(X, "X")
+    y = check_labels(y, X.shape[0], "y", min_classes=2)
+    classes, codes = encode_labels(y)
+    n, d = X.shape
+    rng = check_random_state(random_state)
+    perms = [rng.permutation(n) for _ in range(int(n_permutations))]
+    out = np.empty((len(perms), d))
+    per_call = int(max(1, memory // max(1, n * d)))
+    for s in range(0, len(perms), per_call):
+        block = perms[s:s + per_call]
+        Xp = np.concatenate([X[p] for p in block], axis=1)          # (n, d * len(block))
+        acc = candidate_accuracy(Xp, codes, classes.size, splits, [], range(Xp.shape[1]), C=C,
+                                 chunk_size=chunk_size).mean(axis=1)
+        out[s:s + len(block)] = acc.reshape(len(block), d)
+    return out
+
+
 def greedy_selection(X, y, n_select: int = 5, *, cv: int = 5, C: float = 1.0, random_state=0,
                      candidates: Sequence[int] | None = None, chunk_size: int | None = None,
                      progress: bool = False) -> dict:
@@ -281,25 +316,52 @@ class SalientNeurons(FtgeoEstimator):
 
     def single_eval_accuracy(self, X_eval, y_eval) -> np.ndarray:
         """Eval accuracy (d,) of each dimension's classifier trained on all of the training split."""
+        return self._single_eval(X_eval, y_eval, None)[0]
+
+    def single_eval_counts(self, X_eval, y_eval, groups=None) -> tuple[np.ndarray, np.ndarray]:
+        """``(accuracy (d,), counts (d, G))``: each dimension's eval accuracy and its number of correct
+        eval rows per group (``groups``: 0..G-1 per eval row, e.g. sentences; default: every row its
+        own group), for intervals over groups without keeping the (d, n) correctness."""
+        if groups is None:
+            groups = np.arange(np.shape(X_eval)[0])
+        return self._single_eval(X_eval, y_eval, np.asarray(groups, dtype=np.int64))
+
+    def _single_eval(self, X_eval, y_eval, groups):
         Z, codes = self._eval_codes(X_eval, y_eval)
         out = np.empty(self.n_features_in_)
+        counts = None
+        if groups is not None:
+            if groups.shape != (Z.shape[0],):
+                raise ValidationError(f"groups must give one group per eval row ({Z.shape[0]}); got {groups.shape}")
+            from scipy.sparse import csr_matrix
+            G = int(groups.max()) + 1 if groups.size else 0
+            member = csr_matrix((np.ones(groups.size), (np.arange(groups.size), groups)), shape=(groups.size, G))
+            counts = np.zeros((self.n_features_in_, G))
         step = 256
         for s in range(0, self.n_features_in_, step):
             cc = np.arange(s, min(s + step, self.n_features_in_))
             A = np.empty((cc.size, Z.shape[0], 2))
             A[:, :, 0] = 1.0
             A[:, :, 1] = Z[:, cc].T
-            out[cc] = (predict_batch(A, self.single_models_[cc]) == codes[None]).mean(axis=1)
+            ok = predict_batch(A, self.single_models_[cc]) == codes[None]
+            out[cc] = ok.mean(axis=1)
+            if counts is not None:
+                counts[cc] = (member.T @ ok.T.astype(np.float64)).T
+        return out, counts
+
+    def eval_correct(self, X_eval, y_eval) -> np.ndarray:
+        """Per-row eval correctness (len(selected_), n_eval) of the classifiers on the first n selected
+        dimensions, n = 1..len(selected_) (row n - 1: the "best n"); :meth:`eval_curve` is its row mean."""
+        Z, codes = self._eval_codes(X_eval, y_eval)
+        out = np.empty((len(self.prefix_models_), Z.shape[0]), dtype=bool)
+        for n, W in enumerate(self.prefix_models_, start=1):
+            A = np.column_stack([np.ones(Z.shape[0]), Z[:, self.selected_[:n]]])[None]
+            out[n - 1] = predict_batch(A, W[None])[0] == codes
         return out
 
     def eval_curve(self, X_eval, y_eval) -> np.ndarray:
         """Eval accuracy of the first n selected dimensions, n = 1..len(selected_)."""
-        Z, codes = self._eval_codes(X_eval, y_eval)
-        out = []
-        for n, W in enumerate(self.prefix_models_, start=1):
-            A = np.column_stack([np.ones(Z.shape[0]), Z[:, self.selected_[:n]]])[None]
-            out.append(float((predict_batch(A, W[None])[0] == codes).mean()))
-        return np.asarray(out)
+        return np.asarray([float(row.mean()) for row in self.eval_correct(X_eval, y_eval)])
 
     def score(self, X_eval, y_eval, n: int | None = None) -> float:
         """Eval accuracy of the classifier on the first ``n`` selected dimensions (default all)."""
