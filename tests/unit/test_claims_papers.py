@@ -209,3 +209,46 @@ def test_claim_on_planted_results(claim_id, case, tmp_path):
         res.save(tmp_path / "results" / name)
     verdict = CLAIMS.get(claim_id).check(RunResults(tmp_path))
     assert verdict.verdict == case, (verdict.value, verdict.low, verdict.high, verdict.evidence)
+
+
+def _compression_paired(diff, lo, hi):
+    res = _compression(0.9, 0.9 + diff, 0.0)
+    res.tables["paired"] = pd.DataFrame({"model": [FT], "layer": [6], "k": [5], "accuracy": [0.9 + diff],
+                                         "accuracy_low": [0.88], "accuracy_high": [0.92], "diff": [diff],
+                                         "diff_low": [lo], "diff_high": [hi]})
+    return res
+
+
+def _neurons_paired(nat_minus_all, best_gain, half):
+    res = _neurons(0.5, 0.5 + best_gain, 0.9, 0.9 + nat_minus_all, 0.03)
+    res.tables["paired"] = pd.DataFrame([
+        {"layer": 6, "model_a": FT, "method_a": "natural", "model_b": FT, "method_b": "all_dims",
+         "diff": nat_minus_all, "diff_low": nat_minus_all - half, "diff_high": nat_minus_all + half},
+        {"layer": 6, "model_a": FT, "method_a": "best_1", "model_b": PRE, "method_b": "best_1",
+         "diff": best_gain, "diff_low": best_gain - half, "diff_high": best_gain + half}])
+    return res
+
+
+PAIRED = {   # the same claims through the paired (same eval rows) tables the analyses write
+    "emergent/few-components-suffice": {
+        "holds": {"compression": _compression_paired(0.03, 0.01, 0.05)},
+        "does not hold": {"compression": _compression_paired(-0.2, -0.22, -0.18)},
+        "inconclusive": {"compression": _compression_paired(-0.005, -0.02, 0.01)}},
+    "emergent/natural-neurons-match": {
+        "holds": {"neurons": _neurons_paired(0.0, 0.3, 0.01)},
+        "does not hold": {"neurons": _neurons_paired(-0.1, 0.3, 0.01)},
+        "inconclusive": {"neurons": _neurons_paired(-0.02, 0.3, 0.01)}},
+    "emergent/best-neuron-improves": {
+        "holds": {"neurons": _neurons_paired(0.0, 0.3, 0.02)},
+        "does not hold": {"neurons": _neurons_paired(0.0, 0.02, 0.02)},
+        "inconclusive": {"neurons": _neurons_paired(0.0, 0.11, 0.02)}},
+}
+
+
+@pytest.mark.parametrize("claim_id, case", [(c, k) for c in PAIRED for k in CASES])
+def test_claim_on_planted_paired_results(claim_id, case, tmp_path):
+    CLAIMS_LOADED.load()
+    for name, res in PAIRED[claim_id][case].items():
+        res.save(tmp_path / "results" / name)
+    verdict = CLAIMS.get(claim_id).check(RunResults(tmp_path))
+    assert verdict.verdict == case, (verdict.value, verdict.low, verdict.high, verdict.evidence)

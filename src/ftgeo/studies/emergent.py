@@ -7,7 +7,7 @@ ratios fine-tuned / pretrained against the number of classes, and the salient-ne
 """
 from __future__ import annotations
 
-from ftgeo.studies._claimstats import NAN, cols, difference, finite, fmt, paired_accuracy_gap, row
+from ftgeo.studies._claimstats import NAN, cols, difference, finite, fmt, row
 from ftgeo.studies.base import StudyContext
 from ftgeo.studies.claims import Measurement, claim
 
@@ -61,23 +61,28 @@ def _last(df):
 
 
 @claim("few-components-suffice", study=STUDY, statistic="fine-tuned eval accuracy with all dimensions minus with "
-       "the first 5 in-domain PCA components (4 on the default grid; last layer)", threshold=0.01, direction="<",
+       "the first 5 in-domain PCA components (last layer; paired on the eval rows)", threshold=0.01, direction="<",
        statement="after fine-tuning, a handful of PCA components (k = 5) come within a point of all components",
        paper="fine-tuned BERT: a few components keep the full accuracy (Fig. 2)")
 def _few_components(results):
     res = results.get("compression")
-    curve, full = res.table("curve"), res.table("full")
+    full = res.table("full")
     layer = _last(full)
     f = row(full, model=FT, layer=layer)
-    ks = curve[(curve["model"] == FT) & (curve["layer"] == layer) & (curve["source"] == "in_domain")]["k"]
-    k = int(ks[ks <= 5].max())                       # 5, or 4 on the default grid 1, 2, 4, 8, ...
-    c = row(curve, model=FT, layer=layer, source="in_domain", k=k)
-    arr_full, arr_k = f"correct_full_{FT}_{layer}", f"correct_in_domain_{k}_{FT}_{layer}"
-    if arr_full in res.arrays and arr_k in res.arrays:
-        v, lo, hi = paired_accuracy_gap(res.arrays[arr_full], res.arrays[arr_k])
+    if "paired" in res.tables and not res.table("paired").empty:       # k - all dims on the same rows
+        pr = res.table("paired")
+        pr = pr[(pr["model"] == FT) & (pr["layer"] == layer)]
+        r = pr[pr["k"] == (5 if (pr["k"] == 5).any() else pr["k"].max())].iloc[0]
+        k, acc = int(r["k"]), float(r["accuracy"])
+        v, lo, hi = -float(r["diff"]), -float(r["diff_high"]), -float(r["diff_low"])
     else:
+        curve = res.table("curve")
+        ks = curve[(curve["model"] == FT) & (curve["layer"] == layer) & (curve["source"] == "in_domain")]["k"]
+        k = int(ks[ks <= 5].max())                   # 5, or 4 on the default grid 1, 2, 4, 8, ...
+        c = row(curve, model=FT, layer=layer, source="in_domain", k=k)
+        acc = float(c["accuracy"])
         v, lo, hi = difference(*cols(f, "accuracy"), *cols(c, "accuracy"))
-    return Measurement(v, lo, hi, f"all dimensions {f['accuracy']:.3f} vs {k} components {c['accuracy']:.3f}: "
+    return Measurement(v, lo, hi, f"all dimensions {f['accuracy']:.3f} vs {k} components {acc:.3f}: "
                                   f"gap {fmt(v, lo, hi)}")
 
 
@@ -105,16 +110,22 @@ def _variance_above_one(results):
        statement="the best single neuron is far better after fine-tuning",
        paper="AG News (ftgeo, MiniLM): 0.361 -> 0.858; the paper's salient neurons (Table 2)")
 def _best_neuron(results):
-    p = results.get("neurons").table("paper")
+    res = results.get("neurons")
+    p = res.table("paper")
     layer = _last(p)
     ft, pre = row(p, model=FT, layer=layer, method="best_1"), row(p, model=PRE, layer=layer, method="best_1")
-    v, lo, hi = difference(*cols(ft, "eval_accuracy"), *cols(pre, "eval_accuracy"))
+    paired = res.tables.get("paired")
+    if paired is not None and ((paired["model_a"] == FT) & (paired["model_b"] == PRE)).any():
+        r = row(paired, layer=layer, model_a=FT, method_a="best_1", model_b=PRE, method_b="best_1")
+        v, lo, hi = float(r["diff"]), float(r["diff_low"]), float(r["diff_high"])
+    else:
+        v, lo, hi = difference(*cols(ft, "eval_accuracy"), *cols(pre, "eval_accuracy"))
     return Measurement(v, lo, hi, f"best neuron {pre['eval_accuracy']:.3f} -> {ft['eval_accuracy']:.3f} "
                                   f"(+{fmt(v, lo, hi)})")
 
 
 @claim("natural-neurons-match", study=STUDY, statistic="fine-tuned eval accuracy with all dimensions minus with "
-       "the #classes best neurons (last layer)", threshold=0.02, direction="<",
+       "the #classes best neurons (last layer; paired on the eval rows)", threshold=0.02, direction="<",
        statement="#classes selected neurons match all dimensions after fine-tuning",
        paper="the 'natural' number of neurons (= #classes) matches the full embedding (Table 2)")
 def _natural_neurons(results):
@@ -122,9 +133,9 @@ def _natural_neurons(results):
     p = res.table("paper")
     layer = _last(p)
     allr, nat = row(p, model=FT, layer=layer, method="all_dims"), row(p, model=FT, layer=layer, method="natural")
-    a, b = f"correct_all_dims_{FT}_{layer}", f"correct_natural_{FT}_{layer}"
-    if a in res.arrays and b in res.arrays:
-        v, lo, hi = paired_accuracy_gap(res.arrays[a], res.arrays[b])
+    if "paired" in res.tables and not res.table("paired").empty:        # natural - all dims on the same rows
+        r = row(res.table("paired"), layer=layer, model_a=FT, method_a="natural", model_b=FT, method_b="all_dims")
+        v, lo, hi = -float(r["diff"]), -float(r["diff_high"]), -float(r["diff_low"])
     else:
         v, lo, hi = difference(*cols(allr, "eval_accuracy"), *cols(nat, "eval_accuracy"))
     return Measurement(v, lo, hi, f"all dimensions {allr['eval_accuracy']:.3f} vs {int(nat['n_dims'])} neurons "
