@@ -8,10 +8,12 @@ values) on a stratified hold-out, the best setting retrained with 5 seeds, score
 ftgeo: the sweep with intervals (per-seed Wilson, the seed mean's within-seed bootstrap and the combined
 interval) and the label-permutation baseline (``--n-label-permutations`` probes of the selected setting
 on shuffled labels, one batched model). baseline: the same sweep for the point estimate only
-(``intervals=False``, no baseline). Both in the same process, alternating, ``--repeats`` times; medians.
+(``intervals=False``, no baseline). Both in the same process, alternating (ABBA), ``--repeats`` times;
+medians.
 ``speedup`` = baseline_s / ftgeo_s (below 1: the price of the intervals); ``same_result``: the point
 estimates (every seed's eval accuracy, the selected settings) are identical in both; the load average
-is printed because the machine is shared.
+is printed because the machine is shared, and the process CPU seconds (``*_cpu_s``, ``cpu_overhead``),
+which other jobs on the machine disturb less than the wall clock.
 
     python bench/uncertainty_probes.py [--n 2000] [--d 384] [--n-eval 872] [--classes 2] [--repeats 3]
 """
@@ -34,7 +36,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--n-seeds", type=int, default=5)
     ap.add_argument("--n-label-permutations", type=int, default=20)
     ap.add_argument("--n-resamples", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     return ap
 
@@ -74,11 +76,19 @@ def probe_sweep(args) -> dict:
     probe_layers(wt, we, kinds=("linear",), l2_grid=(1e-3,), n_seeds=1, max_epochs=3, n_label_permutations=2,
                  progress=False)
     load_before = os.getloadavg()
-    t_full, t_point = [], []
+    t_full, t_point, c_full, c_point = [], [], [], []
     r_full = r_point = None
-    for _ in range(a.repeats):
-        t0 = time.perf_counter(); r_point = point(); t_point.append(time.perf_counter() - t0)
-        t0 = time.perf_counter(); r_full = full(); t_full.append(time.perf_counter() - t0)
+    for rep in range(a.repeats):                # ABBA order: a drifting load hits both alike
+        for which in (("point", "full") if rep % 2 == 0 else ("full", "point")):
+            t0, c0 = time.perf_counter(), time.process_time()
+            if which == "point":
+                r_point = point()
+                t_point.append(time.perf_counter() - t0)
+                c_point.append(time.process_time() - c0)
+            else:
+                r_full = full()
+                t_full.append(time.perf_counter() - t0)
+                c_full.append(time.process_time() - c0)
     load_after = os.getloadavg()
     keys = ["layer", "kind", "seed", "split"]
     sa, sb = (r.table("scores").sort_values(keys)["accuracy"].to_numpy() for r in (r_full, r_point))
@@ -91,6 +101,8 @@ def probe_sweep(args) -> dict:
                        "n_resamples": a.n_resamples, "repeats": a.repeats},
             "ftgeo_s": fo, "baseline_s": fb, "speedup": fb / fo, "overhead": fo / fb,
             "ftgeo_runs_s": t_full, "baseline_runs_s": t_point,
+            "ftgeo_cpu_s": statistics.median(c_full), "baseline_cpu_s": statistics.median(c_point),
+            "cpu_overhead": statistics.median(c_full) / statistics.median(c_point),
             "max_abs_diff": float(np.max(np.abs(sa - sb))), "same_result": bool(np.array_equal(sa, sb) and ba == bb),
             "result": {k: {"mean": float(best.loc[k, "mean"]), "mean_low": float(best.loc[k, "mean_low"]),
                            "mean_high": float(best.loc[k, "mean_high"]), "std": float(best.loc[k, "std"]),

@@ -54,7 +54,7 @@ def test_subsample_interval_covers_a_known_hull_distance():
 def test_subsample_interval_covers_directprobe_statistics():
     """The real fits: 4 Gaussian labels in 10-D, per-label minimum distance, a set-to-set spatial similarity
     and a paired change (the dynamics and cross-task statistics); population values at size b from 400 fresh
-    samples; f = 1/3. (~2 min; measured 92-95% for these in docs/directprobe.md.)"""
+    samples; f = 1/3. (Minutes; 92-95% measured for these in docs/directprobe.md.)"""
     L, d, b, N = 4, 10, 50, 150
     rng = np.random.default_rng(123)
     C, W = rng.normal(size=(L, d)) * 3.0, rng.normal(size=(d, d)) / np.sqrt(d)

@@ -58,7 +58,8 @@ class DirectProbeSpec(IntervalSpec, NullSpec, SubsampleSpec):
     max_points: int | None = param(1000, "seeded stratified subsample of the training rows", none=("all", "none", "0"))
     max_eval_points: int | None = param(500, "seeded stratified subsample of the eval rows", none=("all", "none", "0"))
     predict: bool = param(True, "nearest-hull prediction of the eval rows (on by default; --no-predict skips it)")
-    seed: int = param(0, "seed of the subsamples", aliases=("random_state",))
+    seed: int = param(0, "seed of the subsamples (subsample 0; the others' seeds derive from it) and of the "
+                         "resamples and permutations", aliases=("random_state",))
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
 
     def validate(self) -> None:

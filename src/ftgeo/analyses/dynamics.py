@@ -43,7 +43,8 @@ class DynamicsSpec(IntervalSpec, NullSpec, SubsampleSpec):
     plot_layers: Layers = param(None, "layers drawn in the per-layer figures (default: the last analysed layer)")
     max_points: int | None = param(1000, "seeded stratified subsample, the same rows at every checkpoint",
                                    none=("all", "none", "0"))
-    seed: int = param(0, "seed of the subsample", aliases=("random_state",))
+    seed: int = param(0, "seed of the subsample (the other subsamples' seeds derive from it) and of the "
+                         "permutations", aliases=("random_state",))
     center_movement: bool = param(False, "PCA of centred centroid movements (default: uncentred)")
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
 

@@ -58,7 +58,8 @@ class ProbeOptions(IntervalSpec, LabelNullSpec):
     batch_size: int | None = param(None, "minibatch size (default: full batch up to 4096 rows)")
     max_train_points: int | None = param(None, "seeded stratified subsample of the probe's training rows",
                                          none=("all", "none", "0"))
-    seed: int = param(0, "seed of the hold-out split, the subsample and the probes (seeds seed+0..n-1)",
+    seed: int = param(0, "seed of the hold-out split, the subsample, the probes (seeds seed+0..n-1), the "
+                         "interval resamples and the label permutations",
                       aliases=("random_state",))
 
     def validate(self) -> None:
@@ -201,7 +202,8 @@ class ProbeAccuracyDisplay(Display):
                         color="0.4", label=null_label)
                 null_label = None
         ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_ylabel("eval accuracy (mean ± std over seeds)")
+        ax.set_ylabel("eval accuracy (mean ± std over seeds)" + (
+            "\nbars: within-seed interval" if has_interval(self.best, "mean") else ""))
         ax.set_title(self.title or "probe accuracy per layer", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

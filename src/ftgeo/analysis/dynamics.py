@@ -74,7 +74,7 @@ def subsample_interval(values, level: float = 0.9, *, fraction: float = 0.0,
     The K values are independent draws of T given the data, so s estimates the within-data spread
     Var(T | D); a size-b sample from the population varies more, Var(T_b) = Var(T | D) + Var(E[T | D]),
     which the finite-population factor 1 / (1 - f) restores for statistics that behave like averages
-    (Var(T | D) ≈ (1 - f) Var(T_b); Cochran 1977, Sec. 2.6; Politis, Romano & Wolf 1999, Ch. 2 for
+    (Var(T | D) ≈ (1 - f) Var(T_b); Cochran 1977, Ch. 2; Politis, Romano & Wolf 1999, Ch. 2 for
     subsampling). Centring on T_0 keeps today's number as the point estimate and low <= T_0 <= high.
     The t quantile on K - 1 degrees of freedom pays for estimating s from few subsamples. NaN with
     fewer than 2 finite values or f >= 1 (every row used: no spread to read). ``bounds`` clips the
