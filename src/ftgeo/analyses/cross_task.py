@@ -17,6 +17,8 @@ import pandas as pd
 from ftgeo.analyses._inputs import labelled_rows, manifest_summary, select_layers
 from ftgeo.analyses._registry import register_analysis
 from ftgeo.analyses._spec import Input, Layers, param
+from ftgeo.analyses._uncertainty import has_interval, interval_note
+from ftgeo.analyses.directprobe import _SUBSAMPLING, SubsampleSpec, _fraction_notes
 from ftgeo.analyses.probe import ProbeAccuracyDisplay, ProbeKind, ProbeOptions
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
@@ -27,7 +29,7 @@ __all__ = ["CrossTaskSpec", "CrossTaskResult", "CrossTaskChangeDisplay", "CrossT
 
 
 @dataclass(frozen=True)
-class CrossTaskSpec(ProbeOptions):
+class CrossTaskSpec(SubsampleSpec, ProbeOptions):
     """Parameters of :func:`run_cross_task`: its own, and the probe parameters of ``probe`` (used with
     the eval sets)."""
 
@@ -49,7 +51,14 @@ class CrossTaskResult(Result):
     Tables: ``label_change`` (layer, label, before, after, change, direction), ``layer_summary``
     (layer, n_labels, n_grew, n_shrank, n_same, mean_change, n_clusters_before, n_clusters_after),
     and optionally ``probe`` (the ``probe`` result's ``best`` table of both models, set in
-    {pretrained, finetuned}).
+    {pretrained, finetuned}, with its intervals and label-permutation baseline; the baseline's draws in
+    ``probe_label_null``).
+
+    Uncertainty (``docs/directprobe.md``, "Uncertainty"): ``before``, ``after``, ``change`` and
+    ``mean_change`` get ``_low/_high`` from ``n_subsamples`` seeded subsamples of the same size (Eq. S1
+    of :func:`ftgeo.analysis.dynamics.subsample_interval`; the change is paired: before and after on
+    subsample k each). Per-subsample values: ``subsample_change`` (layer, subsample, label, before,
+    after, change).
     """
 
     kind = "cross_task"
@@ -73,7 +82,8 @@ class CrossTaskResult(Result):
 
 
 class CrossTaskChangeDisplay(Display):
-    """Change of each task-B label's minimum distance after fine-tuning on task A (Eq. X1), one panel per layer."""
+    """Change of each task-B label's minimum distance after fine-tuning on task A (Eq. X1), one panel per layer;
+    error bars from the subsampling interval where the result has one."""
 
     def __init__(self, change: pd.DataFrame, layers: list[int]):
         self.change = change.copy()
@@ -89,7 +99,13 @@ class CrossTaskChangeDisplay(Display):
         for a, layer in zip(axes, self.layers):
             g = self.change[self.change["layer"] == layer].sort_values("change")
             colors = ["C2" if v > 0 else "C3" if v < 0 else "0.6" for v in g["change"]]
-            a.barh([str(l) for l in g["label"]], g["change"], color=colors)
+            xerr = None
+            if has_interval(g, "change"):
+                v = g["change"].to_numpy(float)
+                xerr = [np.clip(v - g["change_low"].to_numpy(float), 0, None),
+                        np.clip(g["change_high"].to_numpy(float) - v, 0, None)]
+            a.barh([str(l) for l in g["label"]], g["change"], color=colors, xerr=xerr,
+                   error_kw={"elinewidth": 0.7, "capsize": 1.5, "ecolor": "0.3"})
             a.axvline(0, color="k", lw=0.8)
             a.set_title(f"layer {layer}", fontsize=9)
             a.set_xlabel("min-distance change (fine-tuned - pretrained)", fontsize=8)
@@ -123,6 +139,11 @@ class CrossTaskLayersDisplay(Display):
         ax.set_ylabel("number of task-B labels")
         twin = ax.twinx()
         twin.plot(x, s["mean_change"], "k.-", label="mean min-distance change")
+        if has_interval(s, "mean_change"):
+            v = s["mean_change"].to_numpy(float)
+            twin.errorbar(x, v, yerr=[np.clip(v - s["mean_change_low"].to_numpy(float), 0, None),
+                                      np.clip(s["mean_change_high"].to_numpy(float) - v, 0, None)],
+                          fmt="none", ecolor="k", elinewidth=0.8, capsize=2)
         twin.axhline(0, color="0.5", lw=0.8, ls=":")
         twin.set_ylabel("mean min-distance change")
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
@@ -155,6 +176,7 @@ def run_cross_task(pretrained_reps, finetuned_reps, *, pretrained_eval=None, fin
     """
     from ftgeo.analyses.probe import run_probe
     from ftgeo.analysis.crosstask import cross_task_change
+    from ftgeo.analysis.dynamics import subsample_interval, subsample_seed
     from ftgeo.analysis.probes import stratified_subsample
     from ftgeo.progress import progress as _progress
 
@@ -166,25 +188,50 @@ def run_cross_task(pretrained_reps, finetuned_reps, *, pretrained_eval=None, fin
         raise ValidationError(f"the pretrained set has {pretrained_reps.n_layers} layers and the fine-tuned set "
                               f"{finetuned_reps.n_layers}; use the same architecture")
     max_points, random_state = spec.max_points, spec.seed
-    changes, summ = [], []
-    sub_p = sub_f = None
+    K = spec.n_subsamples if spec.intervals else 1
+    changes, summ, per_sub = [], [], []
+    subs_p = subs_f = None
+    frac = float("nan")
     for layer in _progress(lay, enabled=progress, desc="cross-task", unit="layer"):
         Xp, yp, _ = labelled_rows(pretrained_reps, layer, "the pretrained", names=True)
         Xf, yf, _ = labelled_rows(finetuned_reps, layer, "the fine-tuned", names=True)
-        if sub_p is None:
-            sub_p = stratified_subsample(yp, max_points, random_state)
-            sub_f = stratified_subsample(yf, max_points, random_state)
-        df, s = cross_task_change(Xp[sub_p], yp[sub_p], Xf[sub_f], yf[sub_f], tol=spec.tol)
+        if subs_p is None:
+            subs_p = [stratified_subsample(yp, max_points, subsample_seed(random_state, k)) for k in range(K)]
+            subs_f = [stratified_subsample(yf, max_points, subsample_seed(random_state, k)) for k in range(K)]
+            frac = max(subs_p[0].size / yp.size, subs_f[0].size / yf.size)
+        parts = [cross_task_change(Xp[sp], yp[sp], Xf[sf], yf[sf], tol=spec.tol) for sp, sf in zip(subs_p, subs_f)]
+        df, s = parts[0]
+        for k, (dk, _) in enumerate(parts):
+            per_sub.append(pd.DataFrame({"layer": layer, "subsample": k, "label": dk["label"], "before": dk["before"],
+                                         "after": dk["after"], "change": dk["change"]}))
+        for col, bounds in (("before", (0, None)), ("after", (0, None)), ("change", (None, None))):
+            vals = [dict(zip(dk["label"], dk[col])) for dk, _ in parts]
+            iv = [subsample_interval([v.get(lab, np.nan) for v in vals], spec.ci_level, fraction=frac, bounds=bounds)
+                  for lab in df["label"]]
+            df.insert(df.columns.get_loc(col) + 1, f"{col}_low", [a for a, _ in iv])
+            df.insert(df.columns.get_loc(col) + 2, f"{col}_high", [b for _, b in iv])
         df.insert(0, "layer", layer)
         changes.append(df)
-        summ.append({"layer": layer, **s})
-    tables = {"label_change": pd.concat(changes, ignore_index=True), "layer_summary": pd.DataFrame(summ)}
+        lo, hi = subsample_interval([sk["mean_change"] for _, sk in parts], spec.ci_level, fraction=frac)
+        row = {"layer": layer, **s}
+        items = list(row.items())
+        at = [k for k, _ in items].index("mean_change") + 1
+        summ.append(dict(items[:at] + [("mean_change_low", lo), ("mean_change_high", hi)] + items[at:]))
+    tables = {"label_change": pd.concat(changes, ignore_index=True), "layer_summary": pd.DataFrame(summ),
+              "subsample_change": pd.concat(per_sub, ignore_index=True)}
     if pretrained_eval is not None:
         pr = run_probe([pretrained_reps, finetuned_reps], [pretrained_eval, finetuned_eval], layers=lay,
                        names=["pretrained", "finetuned"], progress=progress, **spec.probe_settings())
         tables["probe"] = pr.table("best")
-    return CrossTaskResult(tables=tables, meta={
+        tables["probe_label_null"] = pr.table("label_null")
+    probe_meta = {"probe_intervals": pr.meta.get("intervals", {}), "probe_nulls": pr.meta.get("nulls", {})} \
+        if pretrained_eval is not None else {}
+    return CrossTaskResult(tables=tables, meta={**probe_meta,
         "layers": lay, "max_points": max_points, "random_state": random_state, "tol": spec.tol,
         "probe_kinds": list(spec.kinds) if pretrained_eval is not None else [],
+        "n_subsamples": K, "sampling_fraction": frac, "notes": _fraction_notes({"the sets": frac}, K, spec),
+        "intervals": {c: interval_note(_SUBSAMPLING + "; change paired by subsample", spec,
+                                       unit="row (stratified by label)", subsamples=K)
+                      for c in ("before", "after", "change", "mean_change")} if spec.intervals else {},
         "manifests": {"pretrained": manifest_summary(pretrained_reps),
                       "finetuned": manifest_summary(finetuned_reps)}})

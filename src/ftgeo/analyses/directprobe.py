@@ -23,6 +23,8 @@ import pandas as pd
 from ftgeo.analyses._inputs import as_list, labelled_rows, manifest_summary, select_layers, set_names
 from ftgeo.analyses._registry import register_analysis
 from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.analyses._uncertainty import (IntervalSpec, NullSpec, accuracy_with_interval, groups_of, has_interval,
+                                         interval_note, null_note, null_summary, unit_name)
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.results.base import Result
@@ -31,18 +33,37 @@ __all__ = ["DirectProbeSpec", "DirectProbeResult", "DirectProbeLayersResult", "C
            "run_directprobe"]
 
 
+#: default number of subsamples for DirectProbe's intervals (subsample 0 = the point estimate's)
+N_SUBSAMPLES = 3
+
+
 @dataclass(frozen=True)
-class DirectProbeSpec(AnalysisSpec):
+class SubsampleSpec(AnalysisSpec):
+    """How many DirectProbe fits the subsampling intervals take (``directprobe``, ``dynamics``, ``cross-task``)."""
+
+    n_subsamples: int = param(N_SUBSAMPLES, "seeded stratified subsamples of the same size for DirectProbe's "
+                                            "intervals (subsample 0 = the point estimate's; 1 = no interval)")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.n_subsamples < 1:
+            raise ValidationError(f"n_subsamples must be >= 1; got {self.n_subsamples}")
+
+
+@dataclass(frozen=True)
+class DirectProbeSpec(IntervalSpec, NullSpec, SubsampleSpec):
     """Parameters of :func:`run_directprobe`."""
 
     layers: Layers = param("all", "layers: all, last, a list 0,3,6 or a range 0-6")
     max_points: int | None = param(1000, "seeded stratified subsample of the training rows", none=("all", "none", "0"))
     max_eval_points: int | None = param(500, "seeded stratified subsample of the eval rows", none=("all", "none", "0"))
     predict: bool = param(True, "nearest-hull prediction of the eval rows (on by default; --no-predict skips it)")
-    seed: int = param(0, "seed of the subsamples", aliases=("random_state",))
+    seed: int = param(0, "seed of the subsamples (subsample 0; the others' seeds derive from it) and of the "
+                         "resamples and permutations", aliases=("random_state",))
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
 
     def validate(self) -> None:
+        super().validate()
         for f in ("max_points", "max_eval_points"):
             v = getattr(self, f)
             if v is not None and v < 1:
@@ -131,12 +152,26 @@ class DirectProbeLayersResult(Result):
     set_b, layer, similarity): spatial similarity between sets at the same layer.
     ``train_eval_similarity`` is the spatial similarity between the train and eval sets'
     DirectProbe distance vectors (train/test divergence; NaN with fewer than 3 labels).
+
+    Uncertainty (``docs/directprobe.md``, "Uncertainty"): ``eval_accuracy_low/high`` (Wilson, or a
+    sentence bootstrap for word-level rows); ``n_clusters``, ``min_distance``, ``distance``,
+    ``train_eval_similarity`` and ``similarity`` get ``_low/_high`` from ``n_subsamples`` seeded
+    subsamples of the same size (Eq. S1 of :func:`ftgeo.analysis.dynamics.subsample_interval`);
+    the similarities get a label-permutation (Mantel) null: ``_p`` and ``_null_q05/q50/q95``.
+    Table ``set_change`` (set_a, set_b, layer, statistic in {n_clusters, train_eval_similarity},
+    value_a, value_b, change = b - a, change_low, change_high): the paired change between sets over
+    the same subsamples (the claims "train/test similarity falls after fine-tuning", "clusters
+    shrink toward the labels"). Per-subsample values: tables ``subsamples`` (set, layer, subsample,
+    n_clusters, train_eval_similarity), ``subsample_min_distance`` (set, layer, subsample, label,
+    min_distance), ``subsample_similarity`` (set_a, set_b, layer, subsample, similarity).
     """
 
     kind = "directprobe_layers"
 
     def summary(self) -> pd.DataFrame:
-        cols = ["set", "layer", "n_clusters", "n_labels", "eval_accuracy", "train_eval_similarity"]
+        cols = ["set", "layer", "n_clusters", "n_clusters_low", "n_clusters_high", "n_labels", "eval_accuracy",
+                "eval_accuracy_low", "eval_accuracy_high", "train_eval_similarity", "train_eval_similarity_low",
+                "train_eval_similarity_high"]
         df = self.table("layers")
         return df[[c for c in cols if c in df.columns]]
 
@@ -146,7 +181,8 @@ class DirectProbeLayersResult(Result):
 
 class ClusterCountDisplay(Display):
     """DirectProbe cluster count per layer, one line per set, with the number of labels as a dashed line
-    (as many clusters as labels = the labels are linearly separable; DirectProbe Sec. 4.1)."""
+    (as many clusters as labels = the labels are linearly separable; DirectProbe Sec. 4.1); error bars
+    from the subsampling interval where the result has one."""
 
     def __init__(self, layers: pd.DataFrame, title: str = ""):
         self.layers = layers.copy()
@@ -161,6 +197,11 @@ class ClusterCountDisplay(Display):
         for i, (s, g) in enumerate(self.layers.groupby("set", sort=False)):
             g = g.sort_values("layer")
             ax.plot(g["layer"], g["n_clusters"], "-o", ms=3, color=f"C{i}", label=f"{s} clusters")
+            if has_interval(g, "n_clusters"):
+                v = g["n_clusters"].to_numpy(float)
+                lo, hi = g["n_clusters_low"].to_numpy(float), g["n_clusters_high"].to_numpy(float)
+                ax.errorbar(g["layer"], v, yerr=[np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)], fmt="none",
+                            ecolor=f"C{i}", elinewidth=0.8, capsize=2)
         nl = int(self.layers["n_labels"].max())
         ax.axhline(nl, color="k", ls="--", lw=1, label=f"labels ({nl})")
         ax.set_xlabel("layer (0 = embeddings)")
@@ -188,8 +229,12 @@ def run_directprobe(train_reps, eval_reps=None, *, spec: DirectProbeSpec,
 
     ``max_points`` / ``max_eval_points``: seeded stratified subsamples (DirectProbe's cost grows
     fast with n); the same rows are used at every layer and, for aligned sets, in every set.
+    Intervals (``intervals``, ``ci_level``): the nearest-hull accuracy's from its per-row correctness;
+    the DirectProbe statistics' from ``n_subsamples`` subsamples of the same sizes (subsample 0 is
+    the point estimate's, the others are drawn with seeds derived from ``seed``); the similarities'
+    Mantel null from ``n_permutations`` relabellings.
     """
-    from ftgeo.analysis.dynamics import fit_directprobe, safe_spatial_similarity
+    from ftgeo.analysis.dynamics import fit_directprobe, safe_spatial_similarity, subsample_seed
     from ftgeo.analysis.probes import stratified_subsample
     from ftgeo.progress import progress as _progress
 
@@ -199,55 +244,231 @@ def run_directprobe(train_reps, eval_reps=None, *, spec: DirectProbeSpec,
     nm = set_names(tr, spec.names)
     lay = select_layers(tr[0], spec.layers)
     max_points, max_eval_points, random_state = spec.max_points, spec.max_eval_points, spec.seed
+    K = spec.n_subsamples if spec.intervals else 1
     rows, mins, pairs, sims = [], [], [], []
-    vectors: dict[tuple[str, int], object] = {}
+    sub_rows, sub_mins, sub_sims = [], [], []
+    fits: dict[tuple[str, int], list] = {}          # (set, layer) -> DirectProbe of each subsample
+    te_sims: dict[tuple[str, int], list] = {}       # (set, layer) -> train/eval similarity of each subsample
+    frac: dict[str, float] = {}                     # set -> sampling fraction b / N of its subsamples
+    acc_methods: set[str] = set()
     bar = _progress(total=len(tr) * len(lay), enabled=progress, desc="directprobe", unit="layer")
     for si, (s, t) in enumerate(zip(nm, tr)):
         e = ev[si] if ev else None
-        sub = sub_e = None
+        subs = subs_e = None
+        g_eval = None
         for layer in lay:
             X, y, _ = labelled_rows(t, layer, "the train", names=True)
-            if sub is None:
-                sub = stratified_subsample(y, max_points, random_state)
-            X, y = X[sub], y[sub]
+            if subs is None:
+                subs = [stratified_subsample(y, max_points, subsample_seed(random_state, k)) for k in range(K)]
+                frac[s] = subs[0].size / y.size
+            sub = subs[0]
             t0 = time.perf_counter()
-            dp = fit_directprobe(X, y)
+            dp = fit_directprobe(X[sub], y[sub])
             row = {"set": s, "layer": layer, "n_clusters": int(dp.n_clusters_), "n_labels": int(dp.n_labels_),
-                   "n_points": int(y.size), "eval_accuracy": np.nan, "n_eval": 0,
-                   "train_eval_similarity": np.nan, "n_common_labels": 0}
+                   "n_points": int(sub.size), "eval_accuracy": np.nan, "eval_accuracy_low": np.nan,
+                   "eval_accuracy_high": np.nan, "n_eval": 0, "train_eval_similarity": np.nan, "n_common_labels": 0}
+            dpe = None
             if e is not None:
-                Xe, ye, _ = labelled_rows(e, layer, "the eval", names=True)
-                if sub_e is None:
-                    sub_e = stratified_subsample(ye, max_eval_points, random_state)
-                Xe, ye = Xe[sub_e], ye[sub_e]
+                Xe, ye, rows_e = labelled_rows(e, layer, "the eval", names=True)
+                if subs_e is None:
+                    subs_e = [stratified_subsample(ye, max_eval_points, subsample_seed(random_state, k))
+                              for k in range(K)]
+                    frac[s] = max(frac[s], subs_e[0].size / ye.size)
+                    g_eval = groups_of(e, rows_e[subs_e[0]])
+                sub_e = subs_e[0]
                 if spec.predict:
-                    row["eval_accuracy"] = float(np.mean(dp.predict(Xe) == ye))
-                    row["n_eval"] = int(ye.size)
-                dpe = fit_directprobe(Xe, ye)
+                    correct = dp.predict(Xe[sub_e]) == ye[sub_e]
+                    row["eval_accuracy"] = float(np.mean(correct))
+                    row["n_eval"] = int(sub_e.size)
+                    acc = accuracy_with_interval(correct, g_eval, spec)
+                    row["eval_accuracy_low"], row["eval_accuracy_high"] = acc["accuracy_low"], acc["accuracy_high"]
+                    acc_methods.add(acc["method"])
+                dpe = fit_directprobe(Xe[sub_e], ye[sub_e])
                 row["n_common_labels"] = int(np.intersect1d(dpe.classes_, dp.classes_).size)
                 row["train_eval_similarity"] = safe_spatial_similarity(dp, dpe, labels="common")
             row["time_s"] = time.perf_counter() - t0
+            # the other subsamples: the same statistics, for the intervals
+            t1 = time.perf_counter()
+            fits[(s, layer)] = [dp]
+            te_sims[(s, layer)] = [row["train_eval_similarity"]]
+            for k in range(1, K):
+                dk = fit_directprobe(X[subs[k]], y[subs[k]])
+                fits[(s, layer)].append(dk)
+                if e is not None:
+                    dke = fit_directprobe(Xe[subs_e[k]], ye[subs_e[k]])
+                    te_sims[(s, layer)].append(safe_spatial_similarity(dk, dke, labels="common"))
+                else:
+                    te_sims[(s, layer)].append(np.nan)
+            row["interval_time_s"] = time.perf_counter() - t1
+            row.update(_null(dp, dpe, "train_eval_similarity", spec))
             rows.append(row)
             for lab, md in zip(dp.classes_, dp.label_min_distance_):
                 mins.append({"set": s, "layer": layer, "label": str(lab), "min_distance": float(md)})
             for (a, b), d in zip(dp.distance_vector_pairs_, dp.distance_vector_):
                 pairs.append({"set": s, "layer": layer, "label_a": str(a), "label_b": str(b), "distance": float(d)})
-            vectors[(s, layer)] = dp
+            for k, (dk, tk) in enumerate(zip(fits[(s, layer)], te_sims[(s, layer)])):
+                sub_rows.append({"set": s, "layer": layer, "subsample": k, "n_clusters": int(dk.n_clusters_),
+                                 "train_eval_similarity": float(tk)})
+                for lab, md in zip(dk.classes_, dk.label_min_distance_):
+                    sub_mins.append({"set": s, "layer": layer, "subsample": k, "label": str(lab),
+                                     "min_distance": float(md)})
             bar.update(1)
     bar.close()
     for i in range(len(nm)):
         for j in range(i + 1, len(nm)):
             for layer in lay:
-                a, b = vectors[(nm[i], layer)], vectors[(nm[j], layer)]
-                sims.append({"set_a": nm[i], "set_b": nm[j], "layer": layer,
-                             "similarity": safe_spatial_similarity(a, b, labels="common")})
-    return DirectProbeLayersResult(
-        tables={"layers": pd.DataFrame(rows), "label_min_distance": pd.DataFrame(mins),
-                "label_distances": pd.DataFrame(pairs),
-                "set_similarity": pd.DataFrame(sims, columns=["set_a", "set_b", "layer", "similarity"])},
-        meta={"sets": nm, "layers": lay, "max_points": max_points, "max_eval_points": max_eval_points,
-              "random_state": random_state, "pairs": "label_min",
-              "manifests": {n: manifest_summary(r) for n, r in zip(nm, tr)},
-              "notes": ["spatial similarity is NaN with fewer than 3 labels (a correlation needs >= 2 label pairs)",
-                        "train/eval and between-set similarities use the labels both sides have "
-                        "(n_common_labels): rare labels can be missing from an eval subsample"]})
+                fa, fb = fits[(nm[i], layer)], fits[(nm[j], layer)]
+                row = {"set_a": nm[i], "set_b": nm[j], "layer": layer,
+                       "similarity": safe_spatial_similarity(fa[0], fb[0], labels="common")}
+                for k, (a, b) in enumerate(zip(fa, fb)):
+                    sub_sims.append({"set_a": nm[i], "set_b": nm[j], "layer": layer, "subsample": k,
+                                     "similarity": float(row["similarity"] if k == 0 else
+                                                         safe_spatial_similarity(a, b, labels="common"))})
+                row.update(_null(fa[0], fb[0], "similarity", spec))
+                sims.append(row)
+    tables = {"layers": pd.DataFrame(rows), "label_min_distance": pd.DataFrame(mins),
+              "label_distances": pd.DataFrame(pairs),
+              "set_similarity": pd.DataFrame(sims, columns=["set_a", "set_b", "layer", "similarity"] + (
+                  list(sims[0])[4:] if sims else [])),
+              "subsamples": pd.DataFrame(sub_rows), "subsample_min_distance": pd.DataFrame(sub_mins),
+              "subsample_similarity": pd.DataFrame(sub_sims, columns=["set_a", "set_b", "layer", "subsample",
+                                                                      "similarity"])}
+    _add_subsample_intervals(tables, fits, frac, spec)
+    _order_layers(tables)
+    notes = ["spatial similarity is NaN with fewer than 3 labels (a correlation needs >= 2 label pairs)",
+             "train/eval and between-set similarities use the labels both sides have "
+             "(n_common_labels): rare labels can be missing from an eval subsample"]
+    notes += _fraction_notes(frac, K, spec)
+    unit = unit_name(g_eval) if g_eval is not None else "example"
+    meta = {"sets": nm, "layers": lay, "max_points": max_points, "max_eval_points": max_eval_points,
+            "random_state": random_state, "pairs": "label_min",
+            "manifests": {n: manifest_summary(r) for n, r in zip(nm, tr)}, "notes": notes,
+            "n_subsamples": K, "sampling_fraction": frac,
+            "intervals": _interval_notes(spec, K, unit, sorted(m for m in acc_methods if m)) if spec.intervals else {},
+            "nulls": _null_notes(spec)}
+    return DirectProbeLayersResult(tables=tables, meta=meta)
+
+
+# ----------------------------------------------------------------------------- uncertainty helpers
+_SUBSAMPLING = ("subsampling: T_0 ± t_{K-1} sd / sqrt(1 - f) over K seeded stratified subsamples of the same size "
+                "(subsample 0 = the point estimate's; f = subsample size / rows available)")
+
+
+def _null(a, b, prefix: str, spec) -> dict:
+    """The Mantel null of a spatial similarity between fits ``a`` and ``b`` (NaN columns without one)."""
+    from ftgeo.analysis.dynamics import safe_spatial_similarity, similarity_null
+    if b is None or not spec.n_permutations:
+        return null_summary(float("nan"), [], prefix)
+    null = similarity_null(a, b, spec.n_permutations, spec.seed, labels="common")
+    return null_summary(safe_spatial_similarity(a, b, labels="common"), null, prefix)
+
+
+#: the range of each subsampled statistic (intervals are clipped to it)
+BOUNDS = {"n_clusters": (1, None), "distance": (0, None), "min_distance": (0, None), "similarity": (-1, 1),
+          "train_eval_similarity": (-1, 1), "change": (None, None)}
+
+
+def _interval_of(values, level: float, fraction: float, what: str = "change") -> tuple[float, float]:
+    from ftgeo.analysis.dynamics import subsample_interval
+    return subsample_interval(values, level, fraction=fraction, bounds=BOUNDS[what])
+
+
+def _add_subsample_intervals(tables: dict, fits: dict, frac: dict, spec) -> None:
+    """``_low``/``_high`` columns of the subsampled statistics, and the paired ``set_change`` table."""
+    level = spec.ci_level
+    lay = tables["layers"]
+    sub = tables["subsamples"]
+    by = {key: g.sort_values("subsample") for key, g in sub.groupby(["set", "layer"], sort=False)}
+    for col in ("n_clusters", "train_eval_similarity"):
+        iv = [_interval_of(by[(s, l)][col].to_numpy(float), level, frac[s], col)
+              for s, l in zip(lay["set"], lay["layer"])]
+        lay[f"{col}_low"] = [a for a, _ in iv]
+        lay[f"{col}_high"] = [b for _, b in iv]
+    md = tables["label_min_distance"]
+    smd = tables["subsample_min_distance"]
+    vals = {key: g.sort_values("subsample")["min_distance"].to_numpy(float)
+            for key, g in smd.groupby(["set", "layer", "label"], sort=False)}
+    iv = [_interval_of(vals[(s, l, lab)], level, frac[s], "min_distance")
+          for s, l, lab in zip(md["set"], md["layer"], md["label"])]
+    md["min_distance_low"] = [a for a, _ in iv]
+    md["min_distance_high"] = [b for _, b in iv]
+    ld = tables["label_distances"]
+    low, high = [], []
+    for s, l, a, b in zip(ld["set"], ld["layer"], ld["label_a"], ld["label_b"]):
+        v = [_pair_distance(f, a, b) for f in fits[(s, l)]]
+        lo, hi = _interval_of(v, level, frac[s], "distance")
+        low.append(lo)
+        high.append(hi)
+    ld["distance_low"], ld["distance_high"] = low, high
+    ss = tables["set_similarity"]
+    sv = {key: g.sort_values("subsample")["similarity"].to_numpy(float)
+          for key, g in tables["subsample_similarity"].groupby(["set_a", "set_b", "layer"], sort=False)}
+    iv = [_interval_of(sv.get((a, b, l), []), level, max(frac[a], frac[b]), "similarity")
+          for a, b, l in zip(ss["set_a"], ss["set_b"], ss["layer"])]
+    ss.insert(4, "similarity_low", [x for x, _ in iv])
+    ss.insert(5, "similarity_high", [y for _, y in iv])
+    changes = []
+    sets = list(dict.fromkeys(lay["set"]))
+    for i in range(len(sets)):
+        for j in range(i + 1, len(sets)):
+            for l in sorted(set(lay["layer"])):
+                for col in ("n_clusters", "train_eval_similarity"):
+                    va, vb = by[(sets[i], l)][col].to_numpy(float), by[(sets[j], l)][col].to_numpy(float)
+                    d = vb - va
+                    lo, hi = _interval_of(d, level, max(frac[sets[i]], frac[sets[j]]))
+                    changes.append({"set_a": sets[i], "set_b": sets[j], "layer": l, "statistic": col,
+                                    "value_a": va[0], "value_b": vb[0], "change": d[0], "change_low": lo,
+                                    "change_high": hi})
+    tables["set_change"] = pd.DataFrame(changes, columns=["set_a", "set_b", "layer", "statistic", "value_a", "value_b",
+                                                          "change", "change_low", "change_high"])
+
+
+def _pair_distance(dp, a: str, b: str) -> float:
+    """Label-pair minimum distance (a, b) of a fit (NaN when a label is missing)."""
+    c = np.asarray(dp.classes_).astype(str)
+    ia, ib = np.flatnonzero(c == a), np.flatnonzero(c == b)
+    if ia.size == 0 or ib.size == 0:
+        return float("nan")
+    return float(dp.label_pair_distance_[ia[0], ib[0]])
+
+
+def _order_layers(tables: dict) -> None:
+    """``v_low``/``v_high`` right after each value column ``v`` of the ``layers`` table."""
+    df = tables["layers"]
+    cols = [c for c in df.columns if not c.endswith(("_low", "_high"))]
+    out = []
+    for c in cols:
+        out.append(c)
+        out += [x for x in (f"{c}_low", f"{c}_high") if x in df.columns]
+    tables["layers"] = df[out]
+
+
+def _fraction_notes(frac: dict, K: int, spec) -> list[str]:
+    if K < 2:
+        return []
+    out = []
+    for s, f in frac.items():
+        if f >= 1:
+            out.append(f"{s}: every row is used (max_points >= rows): the subsampling intervals are NaN; "
+                       "lower max_points (or max_eval_points) to get them")
+        elif f > 0.5:
+            out.append(f"{s}: subsamples hold {f:.0%} of the rows: they share most extreme points, so the "
+                       "subsampling intervals of hull distances may be too narrow (simulated coverage of a nominal "
+                       "90%: 80-86% at 69% of the rows; docs/directprobe.md, Uncertainty)")
+    return out
+
+
+def _interval_notes(spec, K: int, unit: str, acc_methods: list[str]) -> dict:
+    sub = {"unit": "row (stratified by label)", "subsamples": K}
+    return {"eval_accuracy": interval_note(" / ".join(acc_methods) or "wilson", spec, unit=unit,
+                                           resamples=spec.n_resamples),
+            **{c: interval_note(_SUBSAMPLING, spec, **sub)
+               for c in ("n_clusters", "min_distance", "distance", "train_eval_similarity", "similarity",
+                         "change")}}
+
+
+def _null_notes(spec) -> dict:
+    m = ("Mantel: the labels of one side relabelled at random (rows and columns of its label-pair distance "
+         "matrix together); all relabellings when L! - 1 <= n_permutations (exact)")
+    return {c: null_note(m, spec.n_permutations, alternative="greater")
+            for c in ("train_eval_similarity", "similarity")}

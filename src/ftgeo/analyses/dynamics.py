@@ -22,6 +22,8 @@ import pandas as pd
 from ftgeo.analyses._inputs import check_aligned, labelled_rows, manifest_summary, select_layers, set_names
 from ftgeo.analyses._registry import register_analysis
 from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.analyses._uncertainty import IntervalSpec, NullSpec, band, has_interval, interval_note, null_note, null_summary
+from ftgeo.analyses.directprobe import _SUBSAMPLING, SubsampleSpec, _fraction_notes
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.plot.helpers import LEGEND_MAX, axes_grid, label_colors, name_line_end, pick_layers
@@ -32,7 +34,7 @@ __all__ = ["DynamicsSpec", "DynamicsResult", "MinDistanceTrajectoryDisplay", "Ce
 
 
 @dataclass(frozen=True)
-class DynamicsSpec(AnalysisSpec):
+class DynamicsSpec(IntervalSpec, NullSpec, SubsampleSpec):
     """Parameters of :func:`run_dynamics`."""
 
     steps: list[int | None] | None = param(None, "training step of each set, comma-separated "
@@ -41,11 +43,13 @@ class DynamicsSpec(AnalysisSpec):
     plot_layers: Layers = param(None, "layers drawn in the per-layer figures (default: the last analysed layer)")
     max_points: int | None = param(1000, "seeded stratified subsample, the same rows at every checkpoint",
                                    none=("all", "none", "0"))
-    seed: int = param(0, "seed of the subsample", aliases=("random_state",))
+    seed: int = param(0, "seed of the subsample (the other subsamples' seeds derive from it) and of the "
+                         "permutations", aliases=("random_state",))
     center_movement: bool = param(False, "PCA of centred centroid movements (default: uncentred)")
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
 
     def validate(self) -> None:
+        super().validate()
         if self.max_points is not None and self.max_points < 1:
             raise ValidationError(f"max_points must be positive (or all); got {self.max_points}")
 
@@ -60,6 +64,17 @@ class DynamicsResult(Result):
     ``centroid_paths`` (layer, checkpoint, step, label, pc1, pc2), ``path_pca`` (layer, component,
     explained), ``movement`` (layer, label, norm), ``movement_pca`` (layer, component, explained,
     cumulative). Meta ``plot_layers``: the layers of the per-layer figures (None: the last one).
+
+    Uncertainty (``docs/directprobe.md``, "Uncertainty"): ``min_distance``, ``n_clusters`` and
+    ``similarity`` get ``_low/_high`` from ``n_subsamples`` seeded subsamples of the same rows at every
+    checkpoint (Eq. S1 of :func:`ftgeo.analysis.dynamics.subsample_interval`); ``similarity`` gets a
+    label-permutation (Mantel) null (``similarity_p``, ``similarity_null_q05/q50/q95``). Table
+    ``layer_summary`` (layer, n_labels, mean_min_distance_change, _low, _high, n_labels_grew,
+    similarity_last, _low, _high, similarity_last_p): the mean over labels of the last-minus-first
+    minimum distance ("each label's minimum distance grows") and the similarity to the pretrained
+    space at the last checkpoint ("lower layers move less"), each over the same subsamples.
+    Per-subsample values: ``subsamples`` (checkpoint, step, layer, subsample, n_clusters, similarity),
+    ``subsample_min_distance`` (checkpoint, step, layer, subsample, label, min_distance).
     """
 
     kind = "dynamics"
@@ -74,7 +89,14 @@ class DynamicsResult(Result):
         g = md.groupby(["layer", "checkpoint"])["min_distance"].mean().unstack()
         gm = pd.DataFrame({"layer": g.index, "mean_min_distance_first": g[first].to_numpy(),
                            "mean_min_distance_last": g[lastc].to_numpy()})
-        return gm.merge(last.rename(columns={"similarity": "similarity_last"}), on="layer").merge(top, on="layer")
+        out = gm.merge(last.rename(columns={"similarity": "similarity_last"}), on="layer").merge(top, on="layer")
+        if "layer_summary" in self.tables:
+            ls = self.table("layer_summary")
+            extra = [c for c in ("mean_min_distance_change", "mean_min_distance_change_low",
+                                 "mean_min_distance_change_high", "similarity_last_low", "similarity_last_high")
+                     if c in ls.columns]
+            out = out.merge(ls[["layer"] + extra], on="layer", how="left")
+        return out
 
     def displays(self):
         layers = self.meta.get("plot_layers")
@@ -92,7 +114,8 @@ def _x_of(df: pd.DataFrame):
 
 class MinDistanceTrajectoryDisplay(Display):
     """Each label's minimum distance to the other labels over checkpoints, one panel per layer
-    (Zhou & Srikumar 2022, Fig. 3: fine-tuning pushes labels apart)."""
+    (Zhou & Srikumar 2022, Fig. 3: fine-tuning pushes labels apart); bands from the subsampling
+    interval where the result has one."""
 
     def __init__(self, min_distance: pd.DataFrame, layers: list[int]):
         self.md = min_distance.copy()
@@ -113,6 +136,7 @@ class MinDistanceTrajectoryDisplay(Display):
             for i, (lab, gl) in enumerate(g.groupby("label", sort=True)):
                 gl = gl.sort_values("checkpoint")
                 a.plot(gl[xcol], gl["min_distance"], "-o", ms=2.5, color=colors[i], label=str(lab))
+                band(a, gl[xcol].to_numpy(float), gl, "min_distance", color=colors[i], alpha=0.12)
                 if n_labels > LEGEND_MAX:
                     name_line_end(a, gl[xcol].iloc[-1], gl["min_distance"].iloc[-1], str(lab), colors[i])
             a.set_title(f"layer {layer}", fontsize=9)
@@ -166,7 +190,8 @@ class CentroidPathDisplay(Display):
 
 class SimilarityOverTrainingDisplay(Display):
     """Spatial similarity to the pretrained space (DirectProbe distance vectors' Pearson r) per layer
-    over training: one line per layer, coloured from light (low layers) to dark (high layers)."""
+    over training: one line per layer, coloured from light (low layers) to dark (high layers); bands
+    from the subsampling interval and a dotted line at the Mantel null's 95% quantile, where present."""
 
     def __init__(self, similarity: pd.DataFrame):
         self.sim = similarity.copy()
@@ -181,10 +206,15 @@ class SimilarityOverTrainingDisplay(Display):
         xcol, xlabel = _x_of(self.sim)
         layers = sorted(self.sim["layer"].unique())
         cmap = matplotlib.colormaps["viridis"]
+        null_label = "relabelled (Mantel) null, 95% quantile"
         for i, layer in enumerate(layers):
             g = self.sim[self.sim["layer"] == layer].sort_values("checkpoint")
-            ax.plot(g[xcol], g["similarity"], "-o", ms=2.5, color=cmap(i / max(1, len(layers) - 1)),
-                    label=f"layer {layer}")
+            c = cmap(i / max(1, len(layers) - 1))
+            ax.plot(g[xcol], g["similarity"], "-o", ms=2.5, color=c, label=f"layer {layer}")
+            band(ax, g[xcol].to_numpy(float), g, "similarity", color=c, alpha=0.12)
+            if "similarity_null_q95" in g.columns and np.isfinite(g["similarity_null_q95"].to_numpy(float)).any():
+                ax.plot(g[xcol], g["similarity_null_q95"], ":", lw=0.8, color=c, label=null_label)
+                null_label = None
         ax.set_xlabel(xlabel)
         ax.set_ylabel("spatial similarity to pretrained")
         ax.set_title("spatial similarity over training", fontsize=10)
@@ -262,7 +292,7 @@ def run_dynamics(reps_list: Sequence, *, spec: DynamicsSpec, progress: bool = Tr
     of ``max_points`` rows is used at every checkpoint and layer. ``plot_layers``: the layers of
     the per-layer figures (default: the last analysed layer).
     """
-    from ftgeo.analysis.dynamics import layer_dynamics
+    from ftgeo.analysis.dynamics import directprobe_over, layer_dynamics, similarity_null, subsample_seed
     from ftgeo.analysis.probes import stratified_subsample
     from ftgeo.progress import progress as _progress
 
@@ -284,25 +314,48 @@ def run_dynamics(reps_list: Sequence, *, spec: DynamicsSpec, progress: bool = Tr
     ckpt = pd.DataFrame({"checkpoint": np.arange(len(reps_list)), "name": nm,
                          "step": pd.array(steps, dtype="Int64")})
     md, cl, sim, paths, ppca, mov, mpca = [], [], [], [], [], [], []
-    sub = None
+    sub_rows, sub_md, summ = [], [], []
+    K = spec.n_subsamples if spec.intervals else 1
+    subs = None
+    frac = float("nan")
     for layer in _progress(lay, enabled=progress, desc="dynamics", unit="layer"):
-        Xs = []
+        Xfull = []
         for r in reps_list:
-            X, y, _ = labelled_rows(r, layer, "the", names=True)
-            if sub is None:
-                sub = stratified_subsample(y, max_points, random_state)
-            Xs.append(X[sub])
-        y = y[sub]
+            X, y_all, _ = labelled_rows(r, layer, "the", names=True)
+            if subs is None:
+                subs = [stratified_subsample(y_all, max_points, subsample_seed(random_state, k)) for k in range(K)]
+                frac = subs[0].size / y_all.size
+            Xfull.append(X)
+        sub = subs[0]
+        Xs = [X[sub] for X in Xfull]
+        y = y_all[sub]
         d = layer_dynamics(Xs, y, center_movement=spec.center_movement)
+        per = [d] + [directprobe_over([X[sk] for X in Xfull], y_all[sk]) for sk in subs[1:]]
+        L = d["classes"].size
         for t in range(len(Xs)):
             base = {"checkpoint": t, "step": steps[t], "layer": layer}
-            for lab, v in zip(d["classes"], d["min_distance"][t]):
-                md.append({**base, "label": str(lab), "min_distance": float(v)})
-            cl.append({**base, "n_clusters": int(d["n_clusters"][t]), "n_labels": int(d["classes"].size)})
-            sim.append({**base, "similarity": float(d["similarity"][t])})
+            for j, (lab, v) in enumerate(zip(d["classes"], d["min_distance"][t])):
+                lo, hi = _interval([p["min_distance"][t, j] for p in per], spec, frac, (0, None))
+                md.append({**base, "label": str(lab), "min_distance": float(v), "min_distance_low": lo,
+                           "min_distance_high": hi})
+            lo, hi = _interval([p["n_clusters"][t] for p in per], spec, frac, (1, None))
+            cl.append({**base, "n_clusters": int(d["n_clusters"][t]), "n_clusters_low": lo, "n_clusters_high": hi,
+                       "n_labels": int(L)})
+            lo, hi = _interval([p["similarity"][t] for p in per], spec, frac, (-1, 1))
+            srow = {**base, "similarity": float(d["similarity"][t]), "similarity_low": lo, "similarity_high": hi}
+            null = similarity_null(d["fits"][t], d["fits"][0], spec.n_permutations, spec.seed) \
+                if t > 0 and spec.n_permutations else []
+            srow.update(null_summary(float(d["similarity"][t]), null, "similarity"))
+            sim.append(srow)
+            for k, p in enumerate(per):
+                sub_rows.append({**base, "subsample": k, "n_clusters": int(p["n_clusters"][t]),
+                                 "similarity": float(p["similarity"][t])})
+                for lab, v in zip(p["classes"], p["min_distance"][t]):
+                    sub_md.append({**base, "subsample": k, "label": str(lab), "min_distance": float(v)})
             for lab, (p1, p2) in zip(d["classes"], d["paths"][t]):
                 paths.append({"layer": layer, "checkpoint": t, "step": steps[t], "label": str(lab),
                               "pc1": float(p1), "pc2": float(p2)})
+        summ.append(_layer_summary(layer, per, spec, frac, sim[-1]))
         for k, v in enumerate(d["path_explained"], 1):
             ppca.append({"layer": layer, "component": k, "explained": float(v)})
         for lab, v in zip(d["classes"], np.linalg.norm(d["movement"], axis=1)):
@@ -312,17 +365,45 @@ def run_dynamics(reps_list: Sequence, *, spec: DynamicsSpec, progress: bool = Tr
             mpca.append({"layer": layer, "component": k, "explained": float(v), "cumulative": float(c)})
     tables = {"checkpoints": ckpt, "min_distance": pd.DataFrame(md), "clusters": pd.DataFrame(cl),
               "similarity": pd.DataFrame(sim), "centroid_paths": pd.DataFrame(paths),
-              "path_pca": pd.DataFrame(ppca), "movement": pd.DataFrame(mov), "movement_pca": pd.DataFrame(mpca)}
-    for k in ("min_distance", "clusters", "similarity", "centroid_paths"):
+              "path_pca": pd.DataFrame(ppca), "movement": pd.DataFrame(mov), "movement_pca": pd.DataFrame(mpca),
+              "layer_summary": pd.DataFrame(summ), "subsamples": pd.DataFrame(sub_rows),
+              "subsample_min_distance": pd.DataFrame(sub_md)}
+    for k in ("min_distance", "clusters", "similarity", "centroid_paths", "subsamples", "subsample_min_distance"):
         tables[k]["step"] = pd.array(tables[k]["step"], dtype="Int64")
+    notes = _fraction_notes({"the sets": frac}, K, spec)
     return DynamicsResult(tables=tables, meta={
         "sets": nm, "steps": [None if s is None else int(s) for s in steps], "layers": lay,
         "max_points": max_points, "n_points": int(sub.size), "random_state": random_state,
         "center_movement": spec.center_movement, "manifests": {n: manifest_summary(r) for n, r in zip(nm, reps_list)},
         "plot_layers": plot_layers,
+        "n_subsamples": K, "sampling_fraction": frac,
+        "intervals": {c: interval_note(_SUBSAMPLING, spec, unit="row (stratified by label)", subsamples=K)
+                      for c in ("min_distance", "n_clusters", "similarity", "mean_min_distance_change",
+                                "similarity_last")} if spec.intervals else {},
+        "nulls": {c: null_note("Mantel: labels of checkpoint t relabelled at random against checkpoint 0",
+                               spec.n_permutations, alternative="greater") for c in ("similarity", "similarity_last")},
         "notes": ["similarity: Pearson r of DirectProbe distance vectors vs checkpoint 0 (NaN with < 3 labels)",
                   "movement: last checkpoint minus pretrained label centroids; movement_pca uses the "
-                  + ("centred" if spec.center_movement else "uncentred") + " movement matrix"]})
+                  + ("centred" if spec.center_movement else "uncentred") + " movement matrix"] + notes})
+
+
+def _interval(values, spec, fraction: float, bounds) -> tuple[float, float]:
+    from ftgeo.analysis.dynamics import subsample_interval
+    return subsample_interval(values, spec.ci_level, fraction=fraction, bounds=bounds)
+
+
+def _layer_summary(layer: int, per: list[dict], spec, frac: float, last_sim: dict) -> dict:
+    """The two statistics the claims read, per layer, over the same subsamples: the mean over labels of
+    the last-minus-first minimum distance, and the similarity to the pretrained space at the last checkpoint."""
+    change = [float(np.nanmean(p["min_distance"][-1] - p["min_distance"][0])) for p in per]
+    d0 = per[0]["min_distance"]
+    lo, hi = _interval(change, spec, frac, (None, None))
+    slo, shi = _interval([p["similarity"][-1] for p in per], spec, frac, (-1, 1))
+    return {"layer": layer, "n_labels": int(per[0]["classes"].size), "mean_min_distance_change": change[0],
+            "mean_min_distance_change_low": lo, "mean_min_distance_change_high": hi,
+            "n_labels_grew": int(np.sum(d0[-1] > d0[0])), "similarity_last": float(per[0]["similarity"][-1]),
+            "similarity_last_low": slo, "similarity_last_high": shi,
+            "similarity_last_p": last_sim.get("similarity_p", float("nan"))}
 
 
 def _plot_layers(reps, plot_layers):

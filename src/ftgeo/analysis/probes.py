@@ -43,7 +43,7 @@ from ftgeo.sampling import stratified_holdout, stratified_subsample as _subsampl
 from ftgeo.errors import ValidationError
 
 __all__ = ["ProbeClassifier", "ProbeGridSearch", "stratified_split", "stratified_subsample",
-           "standardize_fit",
+           "standardize_fit", "seed_mean_interval",
            "DEFAULT_HIDDEN_SIZES", "DEFAULT_L2_GRID"]
 
 DEFAULT_HIDDEN_SIZES = (32, 64, 128, 256)
@@ -73,6 +73,65 @@ def standardize_fit(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sd = X.std(axis=0)
     sd[sd == 0] = 1.0
     return mu, sd
+
+
+def seed_mean_interval(correct, groups=None, level: float = 0.9, *, n_resamples: int = 1000,
+                       random_state=0) -> dict:
+    """Intervals of the mean accuracy over seeds from per-row correctness ``correct`` (S seeds x n rows),
+    with the two sources of variance kept apart.
+
+    * **within** (``low``, ``high``, ``se_within``): eval-sampling variance of the seed mean for these S
+      probes -- a percentile bootstrap over the resampling units (``groups``: sentences; rows when
+      None), every seed scored on the same resample (paired), since the seeds' errors on one example
+      are correlated. With one seed and independent rows: the Wilson interval (as for one accuracy).
+      Target: E_x[mean_s correct_s(x)].
+    * **between** (``se_between`` = sd over seeds / sqrt(S)): training-seed variance.
+    * **total** (``total_low``, ``total_high``): mean ± t_df sqrt(se_within^2 + se_between^2), with
+      Welch-Satterthwaite degrees of freedom df = (a + b)^2 (S - 1) / b^2 (a = se_within^2 from n rows,
+      taken as exact; b = se_between^2 on S - 1 df). Target: the accuracy expected of the procedure
+      over seeds and eval samples. The between-seed sd on one eval set also holds the seed x example
+      interaction, so b is if anything too large (conservative). NaN for one seed.
+    """
+    from scipy.stats import t as student_t
+    from ftgeo._checks import check_random_state
+    from ftgeo.analysis.resampling import percentile_interval, proportion_interval
+    c = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    S, n = c.shape
+    nan = float("nan")
+    out = {"mean": float(c.mean()) if c.size else nan, "low": nan, "high": nan, "se_within": nan,
+           "se_between": nan, "total_low": nan, "total_high": nan, "method": ""}
+    if n == 0:
+        return out
+    per_row = c.mean(axis=0)
+    g = None if groups is None else np.asarray(groups)
+    # the group bootstrap through per-group sums: a resample of G groups (with replacement) has mean
+    # sum(group sums) / sum(group sizes), as :func:`ftgeo.analysis.resampling.bootstrap_plan` would give
+    _, inv = np.unique(np.arange(n) if g is None else g, return_inverse=True)
+    gsum = np.bincount(inv, weights=per_row)
+    gcnt = np.bincount(inv).astype(np.float64)
+    G = gsum.size
+    rng = check_random_state(random_state)
+    boot = np.empty(int(n_resamples))
+    step = max(1, 2_000_000 // max(G, 1))
+    for s0 in range(0, boot.size, step):
+        idx = rng.integers(0, G, (min(step, boot.size - s0), G))
+        boot[s0:s0 + idx.shape[0]] = gsum[idx].sum(axis=1) / gcnt[idx].sum(axis=1)
+    out["se_within"] = float(boot.std(ddof=1)) if boot.size > 1 else nan
+    if S == 1 and (g is None or np.unique(g).size == n):
+        out["low"], out["high"], out["method"] = proportion_interval(c[0] > 0.5, None, level)
+    else:
+        out["low"], out["high"] = percentile_interval(boot, level)
+        out["method"] = "percentile bootstrap of the seed mean (seeds paired)" + (
+            "" if g is None or np.unique(g).size == n else ", sentences resampled")
+    if S >= 2:
+        a = out["se_within"] ** 2 if np.isfinite(out["se_within"]) else 0.0
+        b = float(c.mean(axis=1).std(ddof=1)) ** 2 / S
+        out["se_between"] = float(np.sqrt(b))
+        df = np.inf if b == 0 else (a + b) ** 2 * (S - 1) / b ** 2
+        q = float(student_t.ppf(0.5 + level / 2, df)) if np.isfinite(df) else float(student_t.ppf(0.5 + level / 2, 1e9))
+        half = q * np.sqrt(a + b)
+        out["total_low"], out["total_high"] = max(0.0, out["mean"] - half), min(1.0, out["mean"] + half)
+    return out
 
 
 def _encode(y, classes: np.ndarray) -> np.ndarray:
@@ -146,7 +205,8 @@ def _train_batched(Xt, yt, Xv, yv, *, n_classes: int, kind: str, hidden: int | N
                    ) -> _Batch:
     """Train len(l2s) probes at once (Eq. P1-P3); early stopping on (Xv, yv) if given.
 
-    Xt, Xv: float32 torch tensors, already standardised; yt, yv: int64 tensors.
+    Xt, Xv: float32 torch tensors, already standardised; yt, yv: int64 tensors, (m,) shared by every
+    member or (G, m), one labelling per member (the label-permutation baseline trains G shuffles at once).
     """
 
     G = len(l2s)
@@ -202,6 +262,14 @@ def _train_loop(Xt, yt, Xv, yv, *, n_classes, kind, hidden, l2s, seeds, lr, max_
         yy = y.expand(A, m) if y.dim() == 1 else y
         return F.cross_entropy(logits.reshape(A * m, -1), yy.reshape(-1), reduction="none").view(A, m).mean(1)
 
+    def labels(y, idx=None):  # y (m,) shared, or (G, m) one labelling per member (the label-permutation null)
+        if y.dim() == 1:
+            return y if idx is None else y[idx]
+        y = y[torch.as_tensor(active)]
+        if idx is None:
+            return y
+        return y[:, idx] if idx.dim() == 1 else torch.gather(y, 1, idx)
+
     epoch = 0
     for epoch in range(1, max_epochs + 1):
         batch = _Batch(kind, params, best_epoch, best_loss)
@@ -217,9 +285,9 @@ def _train_loop(Xt, yt, Xv, yv, *, n_classes, kind, hidden, l2s, seeds, lr, max_
             steps = [perms[:, s:s + bs] for s in range(0, n, bs)]
         for idx in steps:
             if idx is None:
-                ce = loss_of(batch.logits(Xt), yt)
+                ce = loss_of(batch.logits(Xt), labels(yt))
             else:
-                ce = loss_of(batch.logits(Xt[idx]), yt[idx])   # shared (b, d) or per member (A, b, d)
+                ce = loss_of(batch.logits(Xt[idx]), labels(yt, idx))   # shared (b, d) or per member (A, b, d)
             pen = sum((w * w).sum(dim=(1, 2)) for w in weights)
             loss = (ce + lam * pen).sum()
             opt.zero_grad(set_to_none=True)
@@ -228,7 +296,7 @@ def _train_loop(Xt, yt, Xv, yv, *, n_classes, kind, hidden, l2s, seeds, lr, max_
         if not use_val:
             continue
         with torch.no_grad():
-            vl = loss_of(batch.logits(Xv), yv).numpy().astype(np.float64)
+            vl = loss_of(batch.logits(Xv), labels(yv)).numpy().astype(np.float64)
         bl = best_loss[active]
         finite = np.isfinite(bl)
         thr = np.where(finite, bl - tol * np.maximum(1.0, np.abs(np.where(finite, bl, 0.0))), np.inf)
@@ -305,11 +373,13 @@ _COMMON_CONSTRAINTS = {
 
 
 # ---------------------------------------------------------------------------- estimator: one probe
-def _train_val(X, y, X_val, y_val, *, split: bool, fraction: float, seed):
+def _train_val(X, y, X_val, y_val, *, split: bool, fraction: float, seed, index: bool = False):
     """Checked probe inputs -> ``(classes, Xt, yt, Xv, yv)`` with labels encoded as class indices.
 
     Validation rows are the given ones (rows whose label never occurs in training are dropped),
     else a seeded stratified hold-out of ``fraction`` of train when ``split``, else ``None``.
+    ``index=True`` appends the rows of the validation split: into ``X_val`` (the kept ones) or into
+    ``X`` (the hold-out), ``None`` without validation.
     """
     X, y = check_X_y(X, y, min_classes=2)
     classes = np.unique(y)
@@ -320,11 +390,14 @@ def _train_val(X, y, X_val, y_val, *, split: bool, fraction: float, seed):
             raise ValidationError(f"X_val has {Xv.shape[1]} features and X has {X.shape[1]}.")
         yv = _encode(check_labels(y_val, Xv.shape[0], "y_val"), classes)
         keep = yv >= 0
-        return classes, X, codes, Xv[keep], yv[keep]
+        out = (classes, X, codes, Xv[keep], yv[keep])
+        return out + (np.flatnonzero(keep),) if index else out
     if split:
         tr, va = stratified_split(codes, fraction, seed)
-        return classes, X[tr], codes[tr], X[va], codes[va]
-    return classes, X, codes, None, None
+        out = (classes, X[tr], codes[tr], X[va], codes[va])
+        return out + (va,) if index else out
+    out = (classes, X, codes, None, None)
+    return out + (None,) if index else out
 
 
 class ProbeClassifier(ClassifierMixin, FtgeoEstimator):
@@ -429,12 +502,23 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
     then to the larger L2, then to the smaller hidden size. The winner is retrained with seeds
     ``random_state + 0 .. n_seeds - 1`` (again one batched model).
 
+    Label-permutation baseline (``n_label_permutations`` = B > 0): B more probes of the selected
+    setting, all with the first seed's initialisation and minibatch order (``seeds_[0]``), each trained
+    on its own seeded shuffle of the training labels (and of the validation labels, within the split,
+    for early stopping), as one batched model. They are what the procedure reaches when label and
+    representation are unrelated; under that null the first seed's eval accuracy is exchangeable with
+    theirs, so ``(1 + #{null >= observed}) / (B + 1)`` is an exact p-value (Phipson & Smyth 2010).
+
     Fitted attributes
     -----------------
     classes_, best_params_ ({"kind", "hidden", "l2"}), cv_results_ (DataFrame: kind, hidden, l2,
-    val_accuracy, val_loss, epochs, rank), seeds_, seed_val_scores_ (n_seeds,), and after
-    ``fit(..., X_eval=, y_eval=)`` or :meth:`evaluate`: seed_scores_ (n_seeds,), mean_score_,
-    std_score_ (sample standard deviation, ddof=1).
+    val_accuracy, val_loss, epochs, rank), seeds_, seed_val_scores_ (n_seeds,),
+    seed_val_correct_ (n_seeds, n_val) per-row correctness on the validation split,
+    validation_index_ (rows of the validation split in ``X_val``, or in ``X`` for the hold-out),
+    null_val_scores_ (B,) with the baseline, and after ``fit(..., X_eval=, y_eval=)`` or
+    :meth:`evaluate`: seed_scores_ (n_seeds,), seed_correct_ (n_seeds, n_eval) per-row correctness,
+    mean_score_, std_score_ (sample standard deviation, ddof=1), null_scores_ (B,) eval accuracies of
+    the baseline's probes (empty when B = 0).
 
     ``random_state``: an int seed (a numpy Generator or None draws one; ``seeds_`` records it).
     """
@@ -444,12 +528,13 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
         "hidden_sizes": ["array-like", None],     # None only for kind='linear'; values checked at fit
         "l2_grid": ["array-like"],
         "n_seeds": [Interval(Integral, 1, None, closed="left")],
+        "n_label_permutations": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(self, kind: str = "mlp", hidden_sizes: Sequence[int] = DEFAULT_HIDDEN_SIZES,
                  l2_grid: Sequence[float] = DEFAULT_L2_GRID, n_seeds: int = 5, validation_fraction: float = 0.2,
                  lr: float = 5e-3, max_epochs: int = 200, patience: int = 10, batch_size=None,
-                 standardize: bool = True, random_state: int = 0):
+                 standardize: bool = True, random_state: int = 0, n_label_permutations: int = 0):
         self.kind = kind
         self.hidden_sizes = hidden_sizes
         self.l2_grid = l2_grid
@@ -461,6 +546,7 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
         self.batch_size = batch_size
         self.standardize = standardize
         self.random_state = random_state
+        self.n_label_permutations = n_label_permutations
 
     @fit_context
     def fit(self, X, y, X_val=None, y_val=None, X_eval=None, y_eval=None) -> "ProbeGridSearch":
@@ -473,8 +559,8 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
         if self.kind == "mlp" and (not hiddens or min(hiddens) < 1):
             raise ValidationError(f"hidden_sizes must be positive ints; got {self.hidden_sizes!r}")
         seed = check_seed(self.random_state)
-        classes, Xt, yt, Xv, yv = _train_val(X, y, X_val, y_val, split=True,
-                                             fraction=self.validation_fraction, seed=seed)
+        classes, Xt, yt, Xv, yv, va_idx = _train_val(X, y, X_val, y_val, split=True,
+                                                     fraction=self.validation_fraction, seed=seed, index=True)
         if len(yv) == 0:
             raise ValidationError("the validation split is empty; give X_val/y_val or more training examples.")
         self.classes_ = classes
@@ -507,7 +593,12 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
         self._seed_batch = self._train(self.best_params_["hidden"], [self.best_params_["l2"]] * len(self.seeds_),
                                        self.seeds_)
         self.seed_val_scores_ = _val_stats(self._seed_batch, self._Xv, self._yv)[0]
+        self.seed_val_correct_ = _predict_batch(self._seed_batch, self._Xv) == yv[None, :]
+        self.validation_index_ = va_idx
         self.seed_epochs_ = self._seed_batch.n_epochs.copy()
+        self._null_batch = self._label_null(seed, yt, yv)
+        self.null_val_scores_ = (np.zeros(0) if self._null_batch is None else
+                                 (_predict_batch(self._null_batch, self._Xv) == yv[None, :]).mean(axis=1))
         del self._Xt, self._yt
         if X_eval is not None:
             self.evaluate(X_eval, y_eval)
@@ -519,22 +610,55 @@ class ProbeGridSearch(ClassifierMixin, FtgeoEstimator):
                               max_epochs=int(self.max_epochs), patience=int(self.patience),
                               batch_size=self.batch_size)
 
-    def seed_scores(self, X, y) -> np.ndarray:
-        """Accuracy of each seed's probe on (X, y); labels unseen in training count as wrong."""
-        check_fitted(self)
+    def _label_null(self, seed: int, yt: np.ndarray, yv: np.ndarray):
+        """The label-permutation baseline (see the class doc): B probes of the selected setting, one per
+        seeded shuffle of the training (and, within it, the validation) labels, as one batched model."""
+        import torch
+        B = int(self.n_label_permutations)
+        if B == 0:
+            return None
+        rng = np.random.default_rng(seed)
+        perm_t = np.stack([rng.permutation(yt) for _ in range(B)])
+        perm_v = np.stack([rng.permutation(yv) for _ in range(B)])
+        return _train_batched(self._Xt, torch.from_numpy(perm_t), self._Xv, torch.from_numpy(perm_v),
+                              n_classes=len(self.classes_), kind=self.kind, hidden=self.best_params_["hidden"],
+                              l2s=[self.best_params_["l2"]] * B, seeds=[self.seeds_[0]] * B, lr=float(self.lr),
+                              max_epochs=int(self.max_epochs), patience=int(self.patience),
+                              batch_size=self.batch_size)
+
+    def _correct(self, batch, X, y) -> np.ndarray:
         X = check_features(X, "X_eval")
         if X.shape[1] != self.mean_.size:
             raise ValidationError(f"X_eval has {X.shape[1]} features; the probes were fitted on {self.mean_.size}.")
         y = _encode(check_labels(y, X.shape[0], "y_eval"), self.classes_)
-        pred = _predict_batch(self._seed_batch, _torch((X - self.mean_) / self.scale_))
-        return (pred == y[None, :]).mean(axis=1).astype(np.float64)
+        return _predict_batch(batch, _torch((X - self.mean_) / self.scale_)) == y[None, :]
+
+    def seed_correct(self, X, y) -> np.ndarray:
+        """(n_seeds, n) per-row correctness of each seed's probe on (X, y); unseen labels count as wrong."""
+        check_fitted(self)
+        return self._correct(self._seed_batch, X, y)
+
+    def seed_scores(self, X, y) -> np.ndarray:
+        """Accuracy of each seed's probe on (X, y); labels unseen in training count as wrong."""
+        return self.seed_correct(X, y).mean(axis=1).astype(np.float64)
+
+    def null_scores(self, X, y) -> np.ndarray:
+        """Accuracy on (X, y) of each label-permutation probe (empty without ``n_label_permutations``)."""
+        check_fitted(self)
+        if self._null_batch is None:
+            return np.zeros(0)
+        return self._correct(self._null_batch, X, y).mean(axis=1).astype(np.float64)
 
     def evaluate(self, X, y) -> "ProbeGridSearch":
-        """Set ``seed_scores_``, ``mean_score_`` and ``std_score_`` (ddof=1; 0 for one seed) on (X, y)."""
-        s = self.seed_scores(X, y)
+        """Set ``seed_scores_``, ``seed_correct_``, ``mean_score_``, ``std_score_`` (ddof=1; 0 for one seed)
+        and ``null_scores_`` (the label-permutation baseline's accuracies) on (X, y)."""
+        c = self.seed_correct(X, y)
+        s = c.mean(axis=1).astype(np.float64)
+        self.seed_correct_ = c
         self.seed_scores_ = s
         self.mean_score_ = float(s.mean())
         self.std_score_ = float(s.std(ddof=1)) if s.size > 1 else 0.0
+        self.null_scores_ = self.null_scores(X, y)
         return self
 
     def predict(self, X, seed_index: int = 0) -> np.ndarray:
