@@ -113,9 +113,9 @@ def _directprobe(ft_clusters, lo, hi, sim_pre, sim_ft, half, set_sims=None):
 def _dynamics(change, half):
     md = pd.DataFrame({"checkpoint": [0, 0, 1, 1], "step": [0, 0, 10, 10], "layer": 6, "label": ["a", "b"] * 2,
                        "min_distance": [1.0, 2.0, 1.0 + change, 2.0 + change]})
-    cs = pd.DataFrame({"layer": [6], "mean_change": [change], "mean_change_low": [change - half],
-                       "mean_change_high": [change + half]})
-    return DynamicsResult(tables={"min_distance": md, "change_summary": cs})
+    cs = pd.DataFrame({"layer": [6], "mean_min_distance_change": [change],
+                       "mean_min_distance_change_low": [change - half], "mean_min_distance_change_high": [change + half]})
+    return DynamicsResult(tables={"min_distance": md, "layer_summary": cs})
 
 
 def _cross(change, half):
@@ -252,3 +252,20 @@ def test_claim_on_planted_paired_results(claim_id, case, tmp_path):
         res.save(tmp_path / "results" / name)
     verdict = CLAIMS.get(claim_id).check(RunResults(tmp_path))
     assert verdict.verdict == case, (verdict.value, verdict.low, verdict.high, verdict.evidence)
+
+
+def _directprobe_change(change, half):
+    res = _directprobe(5, 5, 5, 0.6, 0.6 + change, 0.2)
+    res.tables["set_change"] = pd.DataFrame([{"set_a": PRE, "set_b": FT, "layer": 6,
+                                              "statistic": "train_eval_similarity", "value_a": 0.6,
+                                              "value_b": 0.6 + change, "change": change, "change_low": change - half,
+                                              "change_high": change + half}])
+    return res
+
+
+@pytest.mark.parametrize("case, change, half", [("holds", -0.2, 0.05), ("does not hold", 0.2, 0.05),
+                                               ("inconclusive", 0.05, 0.1)])
+def test_divergence_reads_the_paired_subsample_change(case, change, half, tmp_path):
+    CLAIMS_LOADED.load()
+    _directprobe_change(change, half).save(tmp_path / "results" / "directprobe")
+    assert CLAIMS.get("closer-look/train-test-divergence").check(RunResults(tmp_path)).verdict == case

@@ -90,12 +90,24 @@ def _clusters(results):
        paper="the train/test spatial similarity decreases after fine-tuning (Sec. 4); ftgeo measured 0.588 -> 0.640 "
              "on PS-role with one seed")
 def _divergence(results):
-    t = results.get("directprobe").table("layers")
+    res = results.get("directprobe")
+    t = res.table("layers")
     layer = _top(t)
     ft, pre = row(t, set=FT, layer=layer), row(t, set=PRE, layer=layer)
-    v, lo, hi = difference(*cols(ft, "train_eval_similarity"), *cols(pre, "train_eval_similarity"))
+    change = _set_change(res, layer, "train_eval_similarity")
+    v, lo, hi = change if change is not None else difference(*cols(ft, "train_eval_similarity"),
+                                                             *cols(pre, "train_eval_similarity"))
     return Measurement(v, lo, hi, f"train/eval similarity {pre['train_eval_similarity']:.3f} -> "
                                   f"{ft['train_eval_similarity']:.3f} (change {fmt(v, lo, hi)})")
+
+
+def _set_change(res, layer: int, statistic: str):
+    """The paired change pretrained -> fine-tuned over the same subsamples (table ``set_change``), or None."""
+    t = res.tables.get("set_change")
+    if t is None or t.empty:
+        return None
+    r = row(t, set_a=PRE, set_b=FT, layer=layer, statistic=statistic)
+    return float(r["change"]), float(r["change_low"]), float(r["change_high"])
 
 
 @claim("higher-layers-stay-similar", study=STUDY, statistic="min spatial similarity(pretrained, fine-tuned) over the "
@@ -146,10 +158,11 @@ def _move_apart(results):
     a = md[md["checkpoint"] == last].set_index("label")
     b = md[md["checkpoint"] == first].set_index("label")
     change = (a["min_distance"] - b["min_distance"]).dropna()
-    if "change_summary" in res.tables:      # the dynamics analysis' own interval of this statistic
-        r = row(res.table("change_summary"), layer=layer)
-        return Measurement(*cols(r, "mean_change"), f"mean min-distance change {fmt(*cols(r, 'mean_change'))} over "
-                                                    f"{change.size} labels")
+    if "layer_summary" in res.tables:       # the dynamics analysis' own subsampling interval of this statistic
+        r = row(res.table("layer_summary"), layer=layer)
+        c = cols(r, "mean_min_distance_change")
+        return Measurement(*c, f"mean min-distance change {fmt(*c)} over {change.size} labels "
+                               f"({int((change > 0).sum())} grew)")
     return Measurement(float(change.mean()), evidence=f"{int((change > 0).sum())} of {change.size} labels grew; "
                                                       f"mean change {change.mean():.3g}")
 
