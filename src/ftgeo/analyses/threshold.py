@@ -69,7 +69,10 @@ class ThresholdResult(Result):
     full_accuracy_high. Arrays ``x_eval_<layer>`` (the eval values of the chosen dimension) and
     ``y_eval`` for the histogram plot; ``correct_<method>_<layer>`` and ``correct_full`` (per eval row:
     classified correctly) and ``groups_eval`` (each eval row's example) for paired comparisons
-    (:meth:`accuracy_gap`).
+    (:meth:`accuracy_gap`); ``null_eval_accuracy_<method>_<layer>``: the shuffled-label accuracies.
+    The chance baseline of a threshold on a label-free dimension is not 0.5 per se: a cut fitted to
+    shuffled labels still lands at a random place with a random polarity, and on a dimension whose
+    classes separate, some such cuts score well; the null's quantiles say how well.
     """
 
     kind = "threshold"
@@ -207,6 +210,8 @@ def run_threshold(train_reps, eval_reps, *, spec: ThresholdSpec,
                          "full_accuracy_low": full["accuracy_low"], "full_accuracy_high": full["accuracy_high"]})
             arrays[f"x_eval_{l}"] = Xev[:, clf.dimension_]
             arrays[f"correct_{m}_{l}"] = correct
+            if len(null):
+                arrays[f"null_eval_accuracy_{m}_{l}"] = np.asarray(null, dtype=np.float64)
         arrays["y_eval"] = yev
     if groups is not None:
         arrays["groups_eval"] = groups

@@ -573,6 +573,10 @@ class _Engine:
             K = _gram(Xc, self.kernel, self.threshold)
         except ConstantRepresentationError:          # RBF bandwidth undefined (median distance 0)
             return _Stats(Z=None, self_sim=0.0, d=d, why="rbf")
+        return self._from_gram(K, d)
+
+    def _from_gram(self, K: np.ndarray, d: int) -> _Stats:
+        """A layer's statistics from its (uncentred, float64, owned) Gram matrix K on the Gram route."""
         mag = _gram_mag(K)
         if self.debiased:
             G = u_center_gram(K)
@@ -943,8 +947,8 @@ def cka_permutation_null(X, Y, *, n_permutations: int = 1000, kernel: str = "lin
     n is smaller), both layers are prepared once as centred (U-centred if ``debiased``) Gram matrices
     K, L (standardization, the RBF bandwidth and the self-similarities do not depend on the row
     order) and each permutation costs one gather of L and an inner product:
-    ``CKA_pi = <K, L[pi][:, pi]> / sqrt(<K, K> <L, L>)``, in float32 row chunks (a permutation of
-    a 2,000-row subsample takes milliseconds). The observed statistic is computed the same way
+    ``CKA_pi = <K, L[pi][:, pi]> / sqrt(<K, K> <L, L>)``, in float32 row chunks, gathering only the
+    upper triangle's columns (symmetry): a permutation of a 2,000-row subsample takes milliseconds. The observed statistic is computed the same way
     (identity permutation), so the p-value compares like with like.
 
     Returns ``{"observed", "null" (n_permutations,), "n_rows", "subsampled"}``; ``observed`` and
@@ -974,18 +978,21 @@ def cka_permutation_null(X, Y, *, n_permutations: int = 1000, kernel: str = "lin
     del a.Z, b.Z
     scale = 1.0 / math.sqrt(a.self_sim * b.self_sim)
     chunk = max(16, min(64, 65536 // max(m, 1)))      # a chunk of gathered rows stays in cache
-    buf = np.empty((chunk, m), dtype=np.float32)
-    buf2 = np.empty((chunk, m), dtype=np.float32)
+    rows_buf = np.empty((chunk, m), dtype=np.float32)
+    flat = np.empty(chunk * m, dtype=np.float32)
 
     def stat(p: np.ndarray) -> float:
-        # <K, L[p][:, p]> one block of rows at a time (the rows gathered stay in cache)
+        # <K, L[p][:, p]> over row chunks I = [r0, r1): both Grams are symmetric, so only the columns
+        # j >= r0 are gathered: the off-diagonal part (j >= r1) counts twice, the block I x I once
         tot = 0.0
-        for i in range(0, m, chunk):
-            pi = p[i:i + chunk]
-            k = pi.size
-            np.take(L, pi, axis=0, out=buf[:k], mode="clip")       # indices are valid: skip the check
-            np.take(buf[:k], p, axis=1, out=buf2[:k], mode="clip")
-            tot += float(np.vdot(K[i:i + k], buf2[:k]))
+        for r0 in range(0, m, chunk):
+            pi = p[r0:r0 + chunk]
+            k, w = pi.size, m - r0
+            np.take(L, pi, axis=0, out=rows_buf[:k], mode="clip")       # indices are valid: skip the check
+            g = flat[:k * w].reshape(k, w)
+            np.take(rows_buf[:k], p[r0:], axis=1, out=g, mode="clip")
+            tot += float(np.vdot(K[r0:r0 + k, r0:r0 + k], g[:, :k])) + 2.0 * float(np.vdot(K[r0:r0 + k, r0 + k:],
+                                                                                           g[:, k:]))
         return tot * scale
 
     observed = stat(np.arange(m))
@@ -994,17 +1001,38 @@ def cka_permutation_null(X, Y, *, n_permutations: int = 1000, kernel: str = "lin
 
 
 def _gram_jackknife(eng: "_Engine", raw: dict, used, pairs, progress) -> dict:
-    """Leave-one-block-out matrices on the Gram route: every layer prepared again on each subset (the
-    estimator applied to the subset: re-centred, re-standardized, its own RBF bandwidth), G times the
-    point estimate's cost. Undefined leave-outs are NaN, silently."""
+    """Leave-one-block-out matrices on the Gram route: every layer's Gram built again on each subset (the
+    estimator applied to the subset: re-centred, its own RBF bandwidth), then centred and compared as in
+    the point estimate. Without standardization the subset's linear Gram / squared distances are the
+    full matrix's rows and columns (both are invariant to the re-centring), so each layer's n x n matrix
+    is computed once and sliced per block while memory allows (twice the point estimate's); otherwise
+    (standardize: the subset's own scaling) every layer is prepared again from its rows. Cost: G times the
+    point estimate's centring and inner products. Undefined leave-outs are NaN, silently."""
     from ftgeo.progress import progress as _progress
     jack = {(a, b): np.full((eng.G, len(raw[a]), len(raw[b])), np.nan) for a, b in pairs}
+    n_layers = sum(len(raw[s]) for s in used)
+    sliced = not eng.standardize and 2 * n_layers * eng.n * eng.n * 8 <= 8 * 2 ** 30
+    bases: dict[str, list] = {}
+    if sliced:
+        for s in used:
+            bases[s] = []
+            for X in raw[s]:
+                X = check_features(X, "layer", min_samples=2)
+                Xc = center(X)
+                if _is_constant(X, Xc):
+                    bases[s].append(None)                 # constant everywhere: NaN on every subset too
+                else:
+                    bases[s].append((Xc @ Xc.T if eng.kernel == "linear" else _sq_distances(Xc), X.shape[1]))
     for g in _progress(range(eng.G), enabled=progress, desc="CKA jackknife", leave=False):
         keep = eng.block_of != g
         sub = _Engine(int(keep.sum()), eng.d_max, eng.kernel, eng.debiased, eng.standardize, eng.threshold,
                       eng.device_name)
         sub.route = "gram"
-        st = {s: [sub.prepare(np.asarray(X)[keep]) for X in raw[s]] for s in used}
+        if sliced:
+            idx = np.flatnonzero(keep)
+            st = {s: [_sliced_stats(sub, b, idx) for b in bases[s]] for s in used}
+        else:
+            st = {s: [sub.prepare(np.asarray(X)[keep]) for X in raw[s]] for s in used}
         for a, b in pairs:
             A, B, J = st[a], st[b], jack[(a, b)]
             for i in range(len(A)):
@@ -1014,6 +1042,21 @@ def _gram_jackknife(eng: "_Engine", raw: dict, used, pairs, progress) -> dict:
                         J[g, j, i] = J[g, i, j]
         del st
     return jack
+
+
+def _sliced_stats(sub: "_Engine", base, idx: np.ndarray) -> _Stats:
+    """A layer on a subset from its full linear Gram or squared-distance matrix (see :func:`_gram_jackknife`)."""
+    if base is None:
+        return _Stats(Z=None, self_sim=0.0, constant=True, why="constant")
+    M, d = base
+    K = M[np.ix_(idx, idx)]
+    if sub.kernel == "rbf":
+        med = float(np.median(K))
+        if med <= 0:
+            return _Stats(Z=None, self_sim=0.0, d=d, why="rbf")
+        K *= -1.0 / (2.0 * sub.threshold ** 2 * med)
+        np.exp(K, out=K)
+    return sub._from_gram(K, d)
 
 
 _WHY = {
