@@ -71,22 +71,25 @@ def bench_cka_intervals(args) -> dict:
 
     blocks = jackknife_blocks(args.n, args.n_blocks, args.seed)
     G = int(blocks.max()) + 1
-    point_s, interval_s, bounds_s = [], [], []
+    point_s, interval_s, bounds_s, point_cpu, interval_cpu = [], [], [], [], []
     M0 = M1 = J = None
     for _ in range(args.repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         M0 = layer_cka_matrices(sets, pair, device=args.device, progress=False)[pair[0]]
         sync()
         point_s.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        point_cpu.append(time.process_time() - c)
+        t, c = time.perf_counter(), time.process_time()
         M1, J = layer_cka_jackknife(sets, blocks, pair, device=args.device, progress=False)
         M1, J = M1[pair[0]], J[pair[0]]
         sync()
         t1 = time.perf_counter()
         lo, hi = jackknife_bounds(M1, J, 0.9)
         interval_s.append(time.perf_counter() - t)
+        interval_cpu.append(time.process_time() - c)
         bounds_s.append(time.perf_counter() - t1)
     point, interval = statistics.median(point_s), statistics.median(interval_s)
+    cpu_ratio = statistics.median(interval_cpu) / statistics.median(point_cpu)
     # the naive jackknife: the whole grid again without each block (timed on a few blocks)
     per_block = []
     for g in range(min(args.baseline_blocks, G)):
@@ -112,6 +115,8 @@ def bench_cka_intervals(args) -> dict:
         "ftgeo_s": round(interval, 3), "ftgeo_runs_s": [round(t, 3) for t in interval_s],
         "bounds_s": round(statistics.median(bounds_s), 3),
         "ratio_to_point": round(interval / point, 2), "target_ratio": 5.0, "meets_target": interval / point <= 5.0,
+        "point_cpu_s": round(statistics.median(point_cpu), 3), "ftgeo_cpu_s": round(statistics.median(interval_cpu), 3),
+        "cpu_ratio_to_point": round(cpu_ratio, 2),       # CPU time of all threads: steadier on a shared machine
         "baseline_s": round(naive, 3), "baseline": f"naive jackknife: the grid recomputed without each block "
                                                    f"(median of {len(per_block)} blocks x {G} + the point grid)",
         "speedup": round(naive / interval, 2),
@@ -127,13 +132,14 @@ def bench_cka_permutation(args) -> dict:
 
     A, B = _layers(args)
     X, Y = A[args.layers // 2], B[args.layers // 2]
-    runs = []
+    runs, cpu = [], []
     res = None
     for _ in range(args.repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = cka_permutation_null(X, Y, n_permutations=args.n_permutations, max_points=args.perm_max_points,
                                    random_state=args.seed)
         runs.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     ftgeo_s = statistics.median(runs)
     # baseline: CKA recomputed on the permuted rows (the same subsample, the same permutations)
     rng = np.random.default_rng(args.seed)
@@ -156,6 +162,7 @@ def bench_cka_permutation(args) -> dict:
         "params": {"n": args.n, "d": args.d, "rows": int(res["n_rows"]), "n_permutations": args.n_permutations,
                    "kernel": "linear", "repeats": args.repeats},
         "ftgeo_s": round(ftgeo_s, 3), "ftgeo_runs_s": [round(t, 3) for t in runs],
+        "ftgeo_cpu_s": round(statistics.median(cpu), 3),
         "target_s": 10.0, "meets_target": ftgeo_s < 10.0,
         "baseline_s": round(baseline, 3),
         "baseline": f"cka() on the permuted subsample (median of {len(per)} permutations x {args.n_permutations})",
