@@ -183,8 +183,10 @@ class CKAResult(Result):
                    "same_layer_mean": float(np.nanmean(diag)) if np.isfinite(diag).any() else np.nan}
             if same:   # the jackknife interval of the mean same-layer CKA (NaN without intervals)
                 ix = np.array(same)
+                ok = np.isfinite(diag)      # the same cells as the point estimate's nanmean
                 _, row["same_layer_mean_low"], row["same_layer_mean_high"] = self.jackknife(
-                    lambda X, ix=ix: float(np.mean(X[ix[:, 0], ix[:, 1]])), a, b)
+                    lambda X, ix=ix[ok]: float(np.mean(X[ix[:, 0], ix[:, 1]])), a, b) if ok.any() else (0, np.nan,
+                                                                                                      np.nan)
             else:
                 row["same_layer_mean_low"] = row["same_layer_mean_high"] = np.nan
             row.update({"same_layer_min": float(np.nanmin(diag)) if np.isfinite(diag).any() else np.nan,
