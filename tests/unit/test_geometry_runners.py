@@ -37,7 +37,7 @@ def test_run_cka_bowtie_saves_and_matches_pairwise(tmp_path):
     t = loaded.table("cka")
     assert len(t) == 3 * 16 and set(t.columns) >= {"layer_a", "layer_b", "cka", "set_a", "set_b"}
     assert (run.figures / "cka_heatmaps.png").is_file() and (run.figures / "cka_heatmaps.svg").is_file()
-    assert loaded.meta["figures"] == ["cka_heatmaps"]
+    assert loaded.meta["figures"] == ["cka_heatmaps", "cka_same_layer"]     # two sets: + the same-layer figure
     assert loaded.summary().shape[0] == 3
     # a fresh process (e.g. the report) gets the typed class back from the saved kind
     import subprocess, sys

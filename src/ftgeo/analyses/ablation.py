@@ -16,15 +16,17 @@ import numpy as np
 from ftgeo.analyses._head import SPLIT_INPUTS, resolve_head
 from ftgeo.analyses._inputs import labelled_rows, select_layers
 from ftgeo.analyses._registry import register_analysis
-from ftgeo.analyses._spec import AnalysisSpec, param
+from ftgeo.analyses._spec import param
+from ftgeo.analyses._uncertainty import IntervalSpec
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.results.base import Result
 
 
 @dataclass(frozen=True)
-class AblationSpec(AnalysisSpec):
-    """Parameters of :func:`run_ablation`."""
+class AblationSpec(IntervalSpec):
+    """Parameters of :func:`run_ablation` (intervals: Wilson for sentence-level sets, a sentence
+    bootstrap with ``n_resamples`` for word-level sets, for every point of the curve)."""
 
     layer: int = param(-1, "layer to ablate (-1 = last)")
     ks: list[int] | None = param(None, "comma-separated k grid (default 0,1,2,4,...,d)")
@@ -36,6 +38,7 @@ class AblationSpec(AnalysisSpec):
                                      "manifest)", metavar="DIR")
 
     def validate(self) -> None:
+        super().validate()
         from ftgeo.analysis.ablation import MODES
         bad = [m for m in self.modes if m not in MODES]
         if bad or not self.modes:
@@ -43,15 +46,27 @@ class AblationSpec(AnalysisSpec):
 
 
 class AblationResult(Result):
-    """Accuracy after zeroing k dimensions. Table ``curve``: mode, k, draw, accuracy, dims;
-    meta: layer, full_accuracy, variance_from, n_random, random_state."""
+    """Accuracy after zeroing k dimensions. Table ``curve``: mode, k, draw, accuracy, accuracy_low,
+    accuracy_high, dims (the interval of each point, each random draw its own; NaN without intervals);
+    meta: layer, full_accuracy (with full_accuracy_low / full_accuracy_high), variance_from, n_random,
+    random_state, intervals."""
 
     kind = "ablation"
 
     def mean_curve(self):
-        """mode, k, mean, min, max accuracy over draws."""
+        """mode, k, mean, min, max accuracy over draws, and low, high: the interval of a mode with one
+        draw per k (highest, lowest; NaN for random, whose band is the min..max spread over draws)."""
         c = self.table("curve")
-        return (c.groupby(["mode", "k"])["accuracy"].agg(["mean", "min", "max"]).reset_index())
+        out = c.groupby(["mode", "k"])["accuracy"].agg(["mean", "min", "max"]).reset_index()
+        if "accuracy_low" in c.columns:
+            one = c.groupby(["mode", "k"]).agg(n=("draw", "size"), low=("accuracy_low", "first"),
+                                                high=("accuracy_high", "first")).reset_index()
+            out = out.merge(one, on=["mode", "k"], how="left")
+            single = (out["n"] == 1) & (out["mode"] != "random")
+            out["low"] = out["low"].where(single)
+            out["high"] = out["high"].where(single)
+            out = out.drop(columns="n")
+        return out
 
     def summary(self):
         m = self.mean_curve().pivot(index="k", columns="mode", values="mean").reset_index()
@@ -65,12 +80,16 @@ class AblationResult(Result):
 class AblationCurveDisplay(Display):
     """Accuracy vs number of zeroed dimensions: highest vs lowest variance vs random (band = min..max)."""
 
-    def __init__(self, curve, full_accuracy: float | None = None, title: str = ""):
+    def __init__(self, curve, full_accuracy: float | None = None, title: str = "", full_band=None):
         self.curve, self.full_accuracy, self.title = curve, full_accuracy, title
+        self.full_band = None if full_band is None else tuple(float(v) for v in full_band)
 
     @classmethod
     def from_result(cls, result) -> "AblationCurveDisplay":
-        return cls(result.mean_curve(), result.meta.get("full_accuracy"), f"layer {result.meta.get('layer', '')}")
+        m = result.meta
+        band = (m.get("full_accuracy_low"), m.get("full_accuracy_high"))
+        return cls(result.mean_curve(), m.get("full_accuracy"), f"layer {m.get('layer', '')}",
+                   band if None not in band else None)
 
     def plot(self, ax=None) -> "AblationCurveDisplay":
         fig, ax = self._new_axes(ax, figsize=(5, 3.4))
@@ -80,8 +99,13 @@ class AblationCurveDisplay(Display):
             ax.plot(g["k"], g["mean"], marker="o", ms=3, color=colors.get(mode), label=f"{mode} variance" if mode != "random" else "random")
             if mode == "random":
                 ax.fill_between(g["k"], g["min"], g["max"], color=colors["random"], alpha=0.2)
+            elif "low" in g.columns and np.isfinite(g["low"].to_numpy(float)).any():
+                ax.fill_between(g["k"], g["low"].to_numpy(float), g["high"].to_numpy(float), color=colors.get(mode),
+                                alpha=0.15, linewidth=0)
         if self.full_accuracy is not None:
             ax.axhline(self.full_accuracy, color="k", ls="--", lw=1, label="no ablation")
+            if self.full_band is not None and np.isfinite(self.full_band).all():
+                ax.axhspan(*self.full_band, color="k", alpha=0.07, linewidth=0)
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlim(left=0)
         ax.set_xlabel("dimensions zeroed (k)")
@@ -101,17 +125,37 @@ def run_ablation(train_reps, eval_reps, *, spec: AblationSpec,
     (default last) of ``eval_reps`` and score through the fine-tuned model's classification head;
     seeded random-k control with ``n_random`` draws. ``head`` defaults to the head of ``model`` or of
     the model recorded in the eval manifest (``model_source``)."""
-    from ftgeo.analysis.ablation import ablation_curve, head_accuracy
+    from ftgeo.analysis.ablation import ablation_curve, head_correct
+    from ftgeo.analyses._uncertainty import accuracy_with_interval, groups_of, interval_note, unit_name
 
     if head is None:
         head = resolve_head(eval_reps, spec.model)
     l_tr = select_layers(train_reps, [spec.layer])[0]
     l_ev = select_layers(eval_reps, [spec.layer])[0]
     var = train_reps.layer(l_tr, dtype=np.float64).var(axis=0)
-    Xev, yev, _ = labelled_rows(eval_reps, l_ev, "these")
+    Xev, yev, rows = labelled_rows(eval_reps, l_ev, "these")
+    groups = groups_of(eval_reps, rows)
+    methods: set = set()
+
+    def interval(correct):
+        out = accuracy_with_interval(correct, groups, spec)
+        methods.add(out["method"])
+        return out["accuracy_low"], out["accuracy_high"]
+
     curve = ablation_curve(Xev, yev, head, var, spec.ks, modes=spec.modes, n_random=spec.n_random,
-                           random_state=spec.seed)
-    return AblationResult(tables={"curve": curve},
-                          meta={"layer": l_ev, "full_accuracy": head_accuracy(head, Xev, yev),
-                                "variance_from": "train", "n_random": spec.n_random, "random_state": spec.seed,
-                                "modes": list(spec.modes)})
+                           random_state=spec.seed, interval=interval if spec.intervals else None)
+    if not spec.intervals:
+        curve.insert(curve.columns.get_loc("accuracy") + 1, "accuracy_low", np.nan)
+        curve.insert(curve.columns.get_loc("accuracy_low") + 1, "accuracy_high", np.nan)
+    full = accuracy_with_interval(head_correct(head, Xev, yev), groups, spec)
+    meta = {"layer": l_ev, "full_accuracy": full["accuracy"], "full_accuracy_low": full["accuracy_low"],
+            "full_accuracy_high": full["accuracy_high"], "variance_from": "train", "n_random": spec.n_random,
+            "random_state": spec.seed, "modes": list(spec.modes), "ci_level": spec.ci_level, "intervals": {}}
+    if spec.intervals:
+        how = full["method"] or next(iter(methods), "")
+        note = interval_note(how, spec, unit=unit_name(groups),
+                             **({"resamples": spec.n_resamples} if how.startswith("cluster") else {}))
+        meta["intervals"] = {"accuracy": {**note, "per": "point of the curve (each random draw its own; the "
+                                                         "random mode's spread over draws is the min..max band)"},
+                             "full_accuracy": note}
+    return AblationResult(tables={"curve": curve}, meta=meta)

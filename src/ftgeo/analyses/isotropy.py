@@ -14,28 +14,34 @@ import numpy as np
 
 from ftgeo.analyses._inputs import select_layers, set_names
 from ftgeo.analyses._registry import register_analysis
-from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.analyses._spec import Input, Layers, param
+from ftgeo.analyses._uncertainty import IntervalSpec, band
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.results.base import Result
 
 
 @dataclass(frozen=True)
-class IsotropySpec(AnalysisSpec):
-    """Parameters of :func:`run_isotropy`."""
+class IsotropySpec(IntervalSpec):
+    """Parameters of :func:`run_isotropy` (intervals: delete-a-group jackknife over ``n_blocks``
+    blocks of examples, for both statistics)."""
 
     layers: Layers = param("all", "layers: all, last, a list 0,3,6 or a range 0-6")
     n_pairs: int | None = param(10000, "random pairs for the average cosine (none = exact, all pairs)", none=("0",))
-    seed: int = param(0, "seed of the random pairs", aliases=("random_state",))
+    seed: int = param(0, "seed of the random pairs and of the jackknife blocks", aliases=("random_state",))
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
 
     def validate(self) -> None:
+        super().validate()
         if self.n_pairs is not None and self.n_pairs < 1:
             raise ValidationError(f"n_pairs must be >= 1 (or none for all pairs); got {self.n_pairs}")
 
 
 class IsotropyResult(Result):
-    """Table ``isotropy``: set, layer, isoscore, avg_cosine, n, d (meta: n_pairs, random_state, notes)."""
+    """Table ``isotropy``: set, layer, isoscore, isoscore_low, isoscore_high, avg_cosine, avg_cosine_low,
+    avg_cosine_high, n, d (meta: n_pairs, random_state, notes, intervals). The bounds are the delete-a-group
+    jackknife's Student-t interval around its bias-corrected centre (NaN without intervals), so they need
+    not contain the value (IsoScore of a sample is biased low for n ~ d; the centre corrects that in part)."""
 
     kind = "isotropy"
 
@@ -65,8 +71,10 @@ class IsotropyDisplay(Display):
             fig = axes[0].figure
         for name, g in self.table.groupby("set", sort=False):
             g = g.sort_values("layer")
-            axes[0].plot(g["layer"], g["isoscore"], marker="o", ms=3, label=str(name))
-            axes[1].plot(g["layer"], g["avg_cosine"], marker="o", ms=3, label=str(name))
+            line, = axes[0].plot(g["layer"], g["isoscore"], marker="o", ms=3, label=str(name))
+            axes[1].plot(g["layer"], g["avg_cosine"], marker="o", ms=3, label=str(name), color=line.get_color())
+            band(axes[0], g["layer"].to_numpy(), g, "isoscore", color=line.get_color())
+            band(axes[1], g["layer"].to_numpy(), g, "avg_cosine", color=line.get_color())
         axes[0].set_ylabel("IsoScore")
         axes[1].set_ylabel("average cosine similarity")
         for a in axes:
@@ -87,13 +95,21 @@ def run_isotropy(*reps, spec: IsotropySpec) -> IsotropyResult:
     is undefined (one constant vector, as MiniLM's [CLS] embedding layer) gets NaN and a note."""
     import pandas as pd
 
-    from ftgeo.analysis.isotropy import average_cosine, isoscore
+    from ftgeo.analysis.isotropy import average_cosine, average_cosine_jackknife, isoscore, isoscore_jackknife
+    from ftgeo.analysis.resampling import jackknife_blocks, jackknife_interval
+    from ftgeo.analyses._uncertainty import groups_of, interval_note, unit_name
 
     if not reps:
         raise ValidationError("run_isotropy needs at least one representation set")
     nm = set_names(reps, spec.names)
-    rows, notes = [], []
+    rows, notes, units = [], [], set()
+    nan = float("nan")
     for n, r in zip(nm, reps):
+        blocks = None
+        if spec.intervals:
+            groups = groups_of(r)
+            units.add(unit_name(groups))
+            blocks = jackknife_blocks(groups, spec.n_blocks, spec.seed)
         for layer in select_layers(r, spec.layers):
             X = r.layer(layer, dtype=np.float64)
             try:
@@ -102,8 +118,26 @@ def run_isotropy(*reps, spec: IsotropySpec) -> IsotropyResult:
                 iso = float("nan")
                 notes.append(f"{n} layer {layer}: IsoScore undefined ({exc})")
                 warnings.warn(notes[-1], stacklevel=2)
-            rows.append({"set": n, "layer": layer, "isoscore": iso,
-                         "avg_cosine": average_cosine(X, spec.n_pairs, random_state=spec.seed),
+            iso_lo = iso_hi = cos_lo = cos_hi = nan
+            if blocks is None:
+                cos = average_cosine(X, spec.n_pairs, random_state=spec.seed)
+            else:
+                cos, cos_out = average_cosine_jackknife(X, blocks, spec.n_pairs, random_state=spec.seed)
+                _, cos_lo, cos_hi = jackknife_interval(cos, cos_out, spec.ci_level)
+                if np.isfinite(iso):
+                    _, iso_lo, iso_hi = jackknife_interval(iso, isoscore_jackknife(X, blocks), spec.ci_level)
+            rows.append({"set": n, "layer": layer, "isoscore": iso, "isoscore_low": iso_lo, "isoscore_high": iso_hi,
+                         "avg_cosine": cos, "avg_cosine_low": cos_lo, "avg_cosine_high": cos_hi,
                          "n": X.shape[0], "d": X.shape[1]})
+    intervals = {}
+    if spec.intervals:
+        method = "delete-a-group jackknife, Student t on G-1 df around the bias-corrected centre (Efron & Stein 1981)"
+        unit = " / ".join(sorted(units))
+        intervals = {"isoscore": interval_note(method + "; leave-outs from per-block sums (IsoScore = (PR - 1) / "
+                                               "(d - 1), PR = tr(C)^2 / ||C||_F^2)", spec, unit=unit,
+                                               blocks=spec.n_blocks),
+                     "avg_cosine": interval_note(method + "; a leave-out drops the pairs touching the block", spec,
+                                                 unit=unit, blocks=spec.n_blocks)}
     return IsotropyResult(tables={"isotropy": pd.DataFrame(rows)},
-                          meta={"n_pairs": spec.n_pairs, "random_state": spec.seed, "sets": nm, "notes": notes})
+                          meta={"n_pairs": spec.n_pairs, "random_state": spec.seed, "sets": nm, "notes": notes,
+                                "intervals": intervals, "ci_level": spec.ci_level})

@@ -14,7 +14,8 @@ import numpy as np
 
 from ftgeo.analyses._inputs import select_layers, set_names
 from ftgeo.analyses._registry import register_analysis
-from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.analyses._spec import Input, Layers, param
+from ftgeo.analyses._uncertainty import IntervalSpec
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display
 from ftgeo.plot.helpers import grid_shape
@@ -22,12 +23,13 @@ from ftgeo.results.base import Result
 
 
 @dataclass(frozen=True)
-class RogueSpec(AnalysisSpec):
-    """Parameters of :func:`run_rogue`."""
+class RogueSpec(IntervalSpec):
+    """Parameters of :func:`run_rogue` (intervals: percentile bootstrap over examples, ``n_resamples``)."""
 
     layers: Layers = param("all", "layers: all, last, a list 0,3,6 or a range 0-6")
     k: int = param(10, "top-k dimensions by variance")
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
+    seed: int = param(0, "seed of the bootstrap resamples")
 
 
 class RogueResult(Result):
@@ -35,8 +37,14 @@ class RogueResult(Result):
 
     Tables: ``dims`` (set, layer, dim, mean, var, var_share, cos_contribution, cos_share),
     ``top`` (set, layer, rank, dim, var, var_share, cos_share), ``layers`` (set, layer, principal,
-    principal_var_share, topk_var_share, expected_cosine, principal_cos_share) and ``overlap``
-    (set_a, set_b, layer, k, overlap, shared).
+    principal_var_share, principal_var_share_low, principal_var_share_high, principal_cos_share,
+    topk_var_share, topk_var_share_low, topk_var_share_high, expected_cosine) and ``overlap``
+    (set_a, set_b, layer, k, overlap, overlap_low, overlap_high, shared). Bounds: percentile bootstrap
+    over examples (sentences for word-level sets), the principal dimension and the top-k set chosen
+    again in every resample; NaN without intervals. Arrays ``boot_principal_var_share_<i>`` and
+    ``boot_topk_var_share_<i>`` (B, L) hold the resampled shares of set ``meta["sets"][i]`` at
+    ``meta["layers"][set]``: sets with the same examples share the resamples (paired), which
+    :meth:`share_difference` uses.
     """
 
     kind = "rogue"
@@ -48,6 +56,32 @@ class RogueResult(Result):
             s = s.merge(ov[["set_a", "layer", "overlap"]].rename(columns={"set_a": "set"}), how="left",
                         on=["set", "layer"])
         return s
+
+    def share_difference(self, set_a: str, set_b: str, layer: int, stat: str = "principal_var_share",
+                         level: float | None = None) -> tuple[float, float, float]:
+        """``(stat of set_b - stat of set_a, low, high)`` at ``layer`` (e.g. fine-tuned minus pretrained
+        principal variance share): the percentile interval of the resampled differences. Sets holding the
+        same examples were resampled with the same rows (a paired bootstrap); other sets independently."""
+        from ftgeo.analysis.resampling import percentile_interval
+
+        if stat not in ("principal_var_share", "topk_var_share"):
+            raise ValidationError(f"stat must be principal_var_share or topk_var_share; got {stat!r}")
+        lay = self.table("layers")
+        vals = []
+        for name in (set_a, set_b):
+            row = lay[(lay["set"] == name) & (lay["layer"] == layer)]
+            if row.empty:
+                raise ValidationError(f"no rogue statistics for set {name!r} at layer {layer}")
+            vals.append(float(row[stat].iloc[0]))
+        diff = vals[1] - vals[0]
+        sets = self.meta.get("sets", [])
+        key = [f"boot_{stat}_{sets.index(n)}" for n in (set_a, set_b)]
+        if not all(k in self.arrays for k in key):
+            return diff, float("nan"), float("nan")
+        cols = [self.meta["layers"][n].index(layer) for n in (set_a, set_b)]
+        d = self.array(key[1])[:, cols[1]] - self.array(key[0])[:, cols[0]]
+        lo, hi = percentile_interval(d, level if level is not None else self.meta.get("ci_level", 0.9))
+        return diff, lo, hi
 
     def top(self, set_name: str | None = None, layer: int | None = None) -> np.ndarray:
         t = self.table("top")
@@ -109,17 +143,30 @@ def run_rogue(*reps, spec: RogueSpec) -> RogueResult:
     (Timkey & van Schijndel 2021)."""
     import pandas as pd
 
-    from ftgeo.analysis.rogue import RogueDimensions, rogue_overlap
+    from ftgeo.analysis.resampling import bootstrap_plan, percentile_interval
+    from ftgeo.analysis.rogue import RogueDimensions, bootstrap_overlap, rogue_overlap, variance_bootstrap
+    from ftgeo.analyses._uncertainty import groups_of, interval_note, unit_name
 
     if not reps:
         raise ValidationError("run_rogue needs at least one representation set")
     nm = set_names(reps, spec.names)
     k = spec.k
     dims, tops, summ, fitted = [], [], [], {}
-    for n, r in zip(nm, reps):
-        for l in select_layers(r, spec.layers):
-            rd = RogueDimensions(k=k).fit(r.layer(l, dtype=np.float64))
+    boot, arrays, layers_of, units = {}, {}, {}, set()
+    nan = float("nan")
+    for si, (n, r) in enumerate(zip(nm, reps)):
+        plan = None
+        if spec.intervals:
+            groups = groups_of(r)
+            units.add(unit_name(groups))
+            plan = bootstrap_plan(groups, spec.n_resamples, spec.seed)
+        layers_of[n] = [int(l) for l in select_layers(r, spec.layers)]
+        for l in layers_of[n]:
+            X = r.layer(l, dtype=np.float64)
+            rd = RogueDimensions(k=k).fit(X)
             fitted[(n, l)] = rd
+            if plan is not None:
+                boot[(n, l)] = variance_bootstrap(X, plan, k)
             d = rd.var_.size
             dims.append(pd.DataFrame({"set": n, "layer": l, "dim": np.arange(d), "mean": rd.mean_, "var": rd.var_,
                                       "var_share": rd.var_share_, "cos_contribution": rd.cos_contribution_,
@@ -127,11 +174,19 @@ def run_rogue(*reps, spec: RogueSpec) -> RogueResult:
             tops.append(pd.DataFrame({"set": n, "layer": l, "rank": np.arange(1, rd.top_.size + 1), "dim": rd.top_,
                                       "var": rd.var_[rd.top_], "var_share": rd.var_share_[rd.top_],
                                       "cos_share": rd.cos_share_[rd.top_]}))
+            bs = boot.get((n, l))
+            p_lo, p_hi = percentile_interval(bs["principal_var_share"], spec.ci_level) if bs else (nan, nan)
+            t_lo, t_hi = percentile_interval(bs["topk_var_share"], spec.ci_level) if bs else (nan, nan)
             summ.append({"set": n, "layer": l, "principal": rd.principal_,
                          "principal_var_share": float(rd.var_share_[rd.principal_]),
+                         "principal_var_share_low": p_lo, "principal_var_share_high": p_hi,
                          "principal_cos_share": float(rd.cos_share_[rd.principal_]),
                          "topk_var_share": float(rd.var_share_[rd.top_].sum()),
+                         "topk_var_share_low": t_lo, "topk_var_share_high": t_hi,
                          "expected_cosine": rd.expected_cosine_})
+        if plan is not None:
+            for stat in ("principal_var_share", "topk_var_share"):
+                arrays[f"boot_{stat}_{si}"] = np.stack([boot[(n, l)][stat] for l in layers_of[n]], axis=1)
     ov = []
     for i, a in enumerate(nm):
         for b in nm[i + 1:]:
@@ -141,9 +196,26 @@ def run_rogue(*reps, spec: RogueSpec) -> RogueResult:
                     if other.var_.size != rd.var_.size:
                         continue
                     shared = np.intersect1d(rd.top_, other.top_)
+                    lo = hi = nan
+                    if (s, l) in boot and (b, l) in boot:
+                        lo, hi = percentile_interval(bootstrap_overlap(boot[(s, l)]["top"], boot[(b, l)]["top"],
+                                                                       rd.var_.size), spec.ci_level)
                     ov.append({"set_a": a, "set_b": b, "layer": l, "k": int(rd.top_.size),
-                               "overlap": rogue_overlap(rd.top_, other.top_), "shared": " ".join(map(str, shared))})
+                               "overlap": rogue_overlap(rd.top_, other.top_), "overlap_low": lo, "overlap_high": hi,
+                               "shared": " ".join(map(str, shared))})
+    intervals = {}
+    if spec.intervals:
+        unit = " / ".join(sorted(units))
+        method = ("percentile bootstrap (Efron & Tibshirani 1993, Sec. 13.3); variances from count-weighted sums, "
+                  "the principal dimension and the top-k chosen again in every resample")
+        for col in ("principal_var_share", "topk_var_share"):
+            intervals[col] = interval_note(method, spec, unit=unit, resamples=spec.n_resamples)
+        intervals["overlap"] = interval_note(method + "; each set resampled over its own examples (the same "
+                                             "resamples for sets of the same examples)", spec, unit=unit,
+                                             resamples=spec.n_resamples)
+    cols = ["set_a", "set_b", "layer", "k", "overlap", "overlap_low", "overlap_high", "shared"]
     return RogueResult(tables={"dims": pd.concat(dims, ignore_index=True), "top": pd.concat(tops, ignore_index=True),
-                               "layers": pd.DataFrame(summ),
-                               "overlap": pd.DataFrame(ov, columns=["set_a", "set_b", "layer", "k", "overlap", "shared"])},
-                       meta={"k": k, "sets": nm, "rank_by": "variance"})
+                               "layers": pd.DataFrame(summ), "overlap": pd.DataFrame(ov, columns=cols)},
+                       arrays=arrays,
+                       meta={"k": k, "sets": nm, "rank_by": "variance", "layers": layers_of, "seed": spec.seed,
+                             "ci_level": spec.ci_level, "intervals": intervals})

@@ -19,7 +19,7 @@ import pandas as pd
 from ftgeo._checks import check_features, check_labels, check_random_state
 from ftgeo.errors import ValidationError
 
-__all__ = ["default_ks", "ablate", "head_accuracy", "ablation_curve"]
+__all__ = ["default_ks", "ablate", "head_correct", "head_accuracy", "ablation_curve"]
 
 MODES = ("highest", "lowest", "random")
 
@@ -37,23 +37,31 @@ def ablate(X: np.ndarray, dims: Sequence[int]) -> np.ndarray:
     return out
 
 
-def head_accuracy(head: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of argmax(head(X)) against ``y``."""
+def head_correct(head: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row correctness of argmax(head(X)) against ``y`` (bool, one per row)."""
     logits = np.asarray(head(X))
     if logits.ndim != 2 or logits.shape[0] != X.shape[0]:
         raise ValidationError(f"head(X) must return logits of shape (n, n_classes) = ({X.shape[0]}, C); "
                               f"got {logits.shape}")
-    return float((logits.argmax(axis=1) == y).mean())
+    return logits.argmax(axis=1) == y
+
+
+def head_accuracy(head: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of argmax(head(X)) against ``y``."""
+    return float(head_correct(head, X, y).mean())
 
 
 def ablation_curve(X, y, head: Callable[[np.ndarray], np.ndarray], variance, ks: Iterable[int] | None = None, *,
-                   modes: Sequence[str] = MODES, n_random: int = 5, random_state=0) -> pd.DataFrame:
+                   modes: Sequence[str] = MODES, n_random: int = 5, random_state=0,
+                   interval: Callable[[np.ndarray], tuple[float, float]] | None = None) -> pd.DataFrame:
     """Tidy table (mode, k, draw, accuracy, dims) of accuracies after zeroing k dimensions.
 
     ``variance`` (d,) ranks the dimensions (compute it on a reference split, e.g. train).
     'highest' zeroes the k largest, 'lowest' the k smallest (ties: lower index first),
     'random' zeroes k dimensions drawn without replacement, ``n_random`` draws per k, from a
     Generator seeded by ``random_state``. ``dims`` lists the zeroed dimensions (first 16).
+    ``interval``: a function of one point's per-row correctness returning ``(low, high)`` (e.g. a
+    Wilson interval); with it the table gets ``accuracy_low`` and ``accuracy_high`` after ``accuracy``.
     """
     X = check_features(X, "X_eval")
     y = check_labels(y, X.shape[0], "y_eval")
@@ -81,7 +89,11 @@ def ablation_curve(X, y, head: Callable[[np.ndarray], np.ndarray], variance, ks:
             else:
                 draws = [(desc if m == "highest" else asc)[:k]]
             for r, dims in enumerate(draws):
-                acc = head_accuracy(head, ablate(X, dims), y)
-                rows.append({"mode": m, "k": k, "draw": r, "accuracy": acc,
-                             "dims": " ".join(map(str, np.sort(dims)[:16]))})
-    return pd.DataFrame(rows, columns=["mode", "k", "draw", "accuracy", "dims"])
+                correct = head_correct(head, ablate(X, dims), y)
+                row = {"mode": m, "k": k, "draw": r, "accuracy": float(correct.mean())}
+                if interval is not None:
+                    row["accuracy_low"], row["accuracy_high"] = interval(correct)
+                row["dims"] = " ".join(map(str, np.sort(dims)[:16]))
+                rows.append(row)
+    cols = ["mode", "k", "draw", "accuracy"] + (["accuracy_low", "accuracy_high"] if interval is not None else [])
+    return pd.DataFrame(rows, columns=cols + ["dims"])

@@ -15,6 +15,11 @@ rows in O(n d): with unit rows u^ = u / ||u||,
     sum_{a != b} u^_{a,i} u^_{b,i} = (sum_a u^_{a,i})^2 - sum_a u^_{a,i}^2.
 
 The variance share var_i / sum_j var_j is the second measure of rogueness (their Section 3).
+
+Intervals (:func:`variance_bootstrap`): a bootstrap over examples (rows, or sentences for word-level
+sets) recomputes every dimension's variance per resample from count-weighted sums (one (B, n) x (n, d)
+product for the sums and one for the squares), then the principal and top-k variance shares and the
+top-k set itself (so the overlap of two sets' top-k can be bootstrapped too).
 """
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ from ftgeo._checks import check_features
 from ftgeo.analysis._base import FtgeoEstimator, Integral, Interval, StrOptions, fit_context
 from ftgeo.errors import ValidationError
 
-__all__ = ["dimension_stats", "cosine_contributions", "top_k_dimensions", "rogue_overlap", "RogueDimensions"]
+__all__ = ["dimension_stats", "cosine_contributions", "top_k_dimensions", "rogue_overlap", "variance_bootstrap",
+           "bootstrap_overlap", "RogueDimensions"]
 
 
 def dimension_stats(X) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +70,50 @@ def top_k_dimensions(score, k: int) -> np.ndarray:
 def rogue_overlap(top_a, top_b) -> int:
     """|top-k(A) ∩ top-k(B)| (e.g. 8 of the top 10 shared by SST-2 and QNLI fine-tunes)."""
     return int(len(np.intersect1d(np.asarray(top_a), np.asarray(top_b))))
+
+
+def variance_bootstrap(X, plan, k: int, *, chunk: int = 250) -> dict[str, np.ndarray]:
+    """Per-resample variance statistics of the rows of ``X`` for a bootstrap ``plan`` (a list of row
+    index arrays, e.g. :func:`ftgeo.analysis.resampling.bootstrap_plan`).
+
+    Returns ``principal_var_share`` (B,) (the largest variance over the total), ``topk_var_share`` (B,)
+    (the k largest), and ``top`` (B, k) (the top-k dimensions of each resample, largest first). The
+    population variances of each resample come from count weights w (how often each row is drawn):
+    var = sum w z^2 / N - (sum w z / N)^2 with z the rows centred on the full mean, in float32 products
+    (the statistics are shares of variances: float32's relative error 1e-7 is far below their spread)."""
+    X = check_features(X, "X", min_samples=2)
+    n, d = X.shape
+    k = int(min(k, d))
+    Z = (X - X.mean(axis=0)).astype(np.float32)
+    Z2 = Z * Z
+    B = len(plan)
+    out = {"principal_var_share": np.empty(B), "topk_var_share": np.empty(B), "top": np.empty((B, k), np.int64)}
+    for c0 in range(0, B, chunk):
+        idx = plan[c0:c0 + chunk]
+        W = np.zeros((len(idx), n), dtype=np.float32)
+        for r, rows in enumerate(idx):
+            W[r] = np.bincount(rows, minlength=n)
+        N = W.sum(axis=1, dtype=np.float64)[:, None]
+        m = (W @ Z).astype(np.float64) / N
+        var = np.maximum((W @ Z2).astype(np.float64) / N - m * m, 0.0)
+        tot = var.sum(axis=1)
+        top = np.argpartition(-var, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(var, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["principal_var_share"][c0:c0 + len(idx)] = var.max(axis=1) / tot
+            out["topk_var_share"][c0:c0 + len(idx)] = np.take_along_axis(var, top, axis=1).sum(axis=1) / tot
+        out["top"][c0:c0 + len(idx)] = top
+    return out
+
+
+def bootstrap_overlap(top_a: np.ndarray, top_b: np.ndarray, d: int) -> np.ndarray:
+    """|top_a[r] ∩ top_b[r]| for every resample r of two (B, k) top-k arrays over d dimensions."""
+    top_a, top_b = np.asarray(top_a), np.asarray(top_b)
+    mask = np.zeros((top_a.shape[0], int(d)), dtype=bool)
+    rows = np.arange(top_a.shape[0])[:, None]
+    mask[rows, top_a] = True
+    return mask[rows, top_b].sum(axis=1)
 
 
 class RogueDimensions(FtgeoEstimator):

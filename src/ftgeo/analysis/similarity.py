@@ -79,7 +79,8 @@ KERNELS = ("linear", "rbf")
 __all__ = [
     "center", "standardize_features", "gram_linear", "gram_rbf", "center_gram", "u_center_gram",
     "hsic", "hsic_unbiased", "cka", "cka_gram", "linear_cka_features", "minibatch_cka",
-    "layer_cka_matrix", "layer_cka_matrices", "LayerCKA", "ConstantRepresentationError",
+    "layer_cka_matrix", "layer_cka_matrices", "layer_cka_jackknife", "cka_permutation_null", "LayerCKA",
+    "ConstantRepresentationError",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -251,6 +252,14 @@ def _is_constant(X: np.ndarray, Xc: np.ndarray) -> bool:
 def _debiased_dot(xty_sq: float, rows_x: np.ndarray, rows_y: np.ndarray, nx: float, ny: float, n: int) -> float:
     """n (n - 3) HSIC_1 for linear kernels of centred features (Kornblith et al. reference code)."""
     return xty_sq - n / (n - 2.0) * float(rows_x @ rows_y) + nx * ny / ((n - 1.0) * (n - 2.0))
+
+
+def _debiased_terms(xty_sq, dots, tx, ty, n, magnitude: bool = False):
+    """:func:`_debiased_dot` (or :func:`_debiased_mag`) vectorised over leave-outs: ``dots`` = rows_x . rows_y,
+    ``tx``, ``ty`` the row-norm totals, ``n`` the rows kept (arrays of one entry per leave-out)."""
+    if magnitude:
+        return np.abs(xty_sq) + n / (n - 2.0) * np.abs(dots) + np.abs(tx * ty) / ((n - 1.0) * (n - 2.0))
+    return xty_sq - n / (n - 2.0) * dots + tx * ty / ((n - 1.0) * (n - 2.0))
 
 
 def _debiased_mag(xty_sq: float, rows_x: np.ndarray, rows_y: np.ndarray, nx: float, ny: float, n: int) -> float:
@@ -471,20 +480,71 @@ class _Stats:
     mag: float = 0.0                 # magnitude of the terms behind self_sim (rounding scale)
     d: int = 0                       # number of features
     why: str | None = None           # None, or why this layer's CKA is undefined ("constant", "debiased", "rbf")
+    jack: "_Jack | None" = None      # leave-one-block-out statistics (feature route with blocks)
+
+
+@dataclass
+class _Jack:
+    """What one layer contributes to every pair's G leave-one-block-out values (feature route; NumPy)."""
+
+    sums: np.ndarray                 # (G, d) column sums s_g of Z over each block
+    w2: np.ndarray | None            # (G, d) 1 / leave-out variances (standardize), or None (weights 1)
+    self_sim: np.ndarray             # (G,) leave-out self-similarity (debiased: n'(n'-3) HSIC_1)
+    ok: np.ndarray                   # (G,) bool: the leave-out is defined (not constant / resolved)
+    sw: Any                          # (G, d) w2 o s_g (backend)
+    p: Any                           # (n,) z_k . (w2 o s)_{block of k} (backend)
+    q: np.ndarray                    # (G,) s_g^T W s_g
+    grams: Any                       # (G, m, m) block Grams Z[g] W_g Z[g]^T, zero-padded (backend), or None
+    w2_t: Any = None                 # w2 on the backend
+    rows: Any = None                 # (n, G) leave-out row norms (debiased; backend), 0 on the rows left out
+    total: np.ndarray | None = None  # (G,) their sums
+    mag: np.ndarray | None = None    # (G,) magnitudes behind self_sim (debiased rounding scale)
 
 
 class _Engine:
     """Exact layer x layer CKA with per-layer statistics computed once."""
 
     def __init__(self, n: int, d: int, kernel: str, debiased: bool, standardize: bool,
-                 threshold: float, device: str | None):
+                 threshold: float, device: str | None, blocks=None):
         self.n, self.kernel, self.debiased, self.standardize = n, kernel, debiased, standardize
-        self.threshold = threshold
+        self.threshold, self.d_max, self.device_name = threshold, d, device
         # feature form for linear kernels when n > d; Gram form otherwise (rbf always)
         self.route = "features" if (kernel == "linear" and n > d) else "gram"
         self.torch, self.device = _backend(device)
         if debiased:
             _need_n(n, 4, "debiased CKA")
+        self.G = 0
+        if blocks is not None:
+            self._set_blocks(blocks)
+
+    def _set_blocks(self, blocks) -> None:
+        """Delete-a-group jackknife blocks: ``blocks[i]`` in 0..G-1 for every row."""
+        b = np.asarray(blocks)
+        if b.shape != (self.n,) or not np.issubdtype(b.dtype, np.integer) or b.size == 0 or b.min() < 0:
+            raise ValidationError(f"blocks must hold one block index >= 0 per row ({self.n} rows); got shape "
+                                  f"{b.shape}, dtype {b.dtype}")
+        b = b.astype(np.int64)
+        counts = np.bincount(b)
+        if counts.size < 2 or (counts == 0).any():
+            raise ValidationError(f"blocks must number 0..G-1 with G >= 2 and every block non-empty; got counts "
+                                  f"{counts.tolist()[:10]}")
+        keep = self.n - counts
+        need = 4 if self.debiased else 2
+        if keep.min() < need:
+            raise ValidationError(f"leaving out one block keeps only {int(keep.min())} rows; CKA needs at least "
+                                  f"{need}: use more rows or fewer, smaller blocks")
+        self.G = int(counts.size)
+        self.block_of = b
+        self.perm = np.argsort(b, kind="stable")
+        self.bounds = np.r_[0, np.cumsum(counts)]
+        self.n_keep = keep.astype(np.float64)
+        self._perm_t = self._to_index(self.perm)
+        pos = np.empty(self.n, dtype=np.int64)                 # each row's position within its block
+        pos[self.perm] = np.arange(self.n) - np.repeat(self.bounds[:-1], counts)
+        self._bo_t, self._pos_t, self._arange_t = (self._to_index(v) for v in (b, pos, np.arange(self.n)))
+        ind = np.zeros((self.G, self.n))
+        ind[b, np.arange(self.n)] = 1.0
+        self._ind = self._to(ind)
 
     def prepare(self, X: np.ndarray) -> _Stats:
         X = check_features(X, "layer", min_samples=2)
@@ -496,20 +556,27 @@ class _Engine:
             Xc = _standardize_centred(Xc, X)
         if self.route == "features":
             Z = self._to(Xc)
-            xtx = float(self._fro2(Z.T @ Z))
+            F = Z.T @ Z
+            xtx = float(self._fro2(F))
+            jack = self._jack_features(Z, F) if self.G else None
+            del F
             if not self.debiased:
-                return _Stats(Z=Z, self_sim=xtx, d=d)
+                return _Stats(Z=Z, self_sim=xtx, d=d, jack=jack)
             rows = np.einsum("ij,ij->i", Xc, Xc)
             tot = float(rows.sum())
             sim = _debiased_dot(xtx, rows, rows, tot, tot, self.n)
             mag = _debiased_mag(xtx, rows, rows, tot, tot, self.n)
             if not _resolved(sim, mag, self.n, d, "features"):
                 return _Stats(Z=None, self_sim=0.0, d=d, why="debiased")
-            return _Stats(Z=Z, self_sim=sim, rows=rows, total=tot, mag=mag, d=d)
+            return _Stats(Z=Z, self_sim=sim, rows=rows, total=tot, mag=mag, d=d, jack=jack)
         try:
             K = _gram(Xc, self.kernel, self.threshold)
         except ConstantRepresentationError:          # RBF bandwidth undefined (median distance 0)
             return _Stats(Z=None, self_sim=0.0, d=d, why="rbf")
+        return self._from_gram(K, d)
+
+    def _from_gram(self, K: np.ndarray, d: int) -> _Stats:
+        """A layer's statistics from its (uncentred, float64, owned) Gram matrix K on the Gram route."""
         mag = _gram_mag(K)
         if self.debiased:
             G = u_center_gram(K)
@@ -538,6 +605,145 @@ class _Engine:
             return _bounded(xy, a.self_sim, b.self_sim, lower=0.0, err=_ERR_FACTOR * (self.n + d) * _EPS)
         xy = float(self._dot(a.Z, b.Z))
         return _bounded(xy, a.self_sim, b.self_sim, lower=-1.0 if self.debiased else 0.0, err=_gram_err(self.n))
+
+    # ------------------------------------------------------------------ jackknife (feature route)
+    # With C_g = F - B_g - c_g s_a,g s_b,g^T (F = Z_a^T Z_b, B_g = Z_a[g]^T Z_b[g], c_g = 1 / n_g') and the
+    # leave-out standardization weights w_a,g, w_b,g (1 without standardize), the weighted
+    # ||C_g||^2 = sum_ij w_a,gi w_b,gj C_g,ij^2 expands into terms that need no d x d matrix per block:
+    #   T2 = sum w w F^2                  (w_a,g^T (F o F) w_b,g: one (G, d) x (d, d) product)
+    #   T1 = <F, B_g>_w                   (row k of block g: (z_a,k o w_a,g) F . (z_b,k o w_b,g); one n x d x d GEMM)
+    #   T3 = ||B_g||_w^2                  (<Z_a[g] W_a,g Z_a[g]^T, Z_b[g] W_b,g Z_b[g]^T>: per-layer block Grams)
+    #   T4 = c^2 (s_a^T W s_a)(s_b^T W s_b),  T5 = c (W s_a)^T F (W s_b),  T6 = c sum_k in g (z_a,k . W s_a)(z_b,k . W s_b)
+    #   ||C_g||_w^2 = T2 + T3 + T4 - 2 T1 - 2 T5 + 2 T6.
+    # All G leave-outs of a pair: about one more n x d x d GEMM than the point estimate, plus O(G d^2 + n^2 / G).
+    _GRAM_BYTES = 64 * 2 ** 20      # per-layer block Grams (n^2 / G doubles) above this: direct block products
+
+    def _jack_features(self, Z, F) -> _Jack:
+        """Leave-one-block-out statistics of one layer from its centred (standardized) features ``Z``
+        and ``F = Z^T Z`` (on the engine's backend; see :func:`layer_cka_jackknife`)."""
+        n, d = Z.shape
+        nk, bo, G = self.n_keep, self._bo_t, self.G
+        sums = self._np(self._block_sums(Z))                               # (G, d)
+        Z2 = Z * Z
+        colsq_b = self._np(self._block_sums(Z2))
+        colsq = self._np(Z2.sum(axis=0))
+        del Z2
+        diag = colsq[None, :] - colsq_b - sums * sums / nk[:, None]       # diag(C_g): leave-out sums of squares
+        if self.standardize:
+            # a column constant on the subset (its leave-out sum of squares is rounding noise of the
+            # subtraction, which works at the scale of the full column) becomes 0, as in center()
+            zero = ~(diag > 64.0 * (n + d) * _EPS * colsq[None, :])
+            w2 = np.where(zero, 0.0, nk[:, None] / np.where(zero, 1.0, diag))
+            trace = np.where(zero, 0.0, nk[:, None]).sum(axis=1)
+            full_trace = float(np.count_nonzero(colsq)) * n
+        else:
+            w2 = None
+            trace = diag.sum(axis=1)
+            full_trace = float(colsq.sum())
+        ok = trace > 64.0 * (n + d) * _EPS * full_trace                   # not constant on the subset
+        W2 = self._to(w2 if w2 is not None else np.ones_like(sums))
+        sw = W2 * self._to(sums)
+        m_max = int(np.diff(self.bounds).max())
+        grams = None
+        if m_max <= d and G * m_max * m_max * 8 <= self._GRAM_BYTES:
+            Zp = self._zeros((G, m_max, d))                                # blocks, zero-padded to m_max rows
+            Zp[bo, self._pos_t] = Z
+            grams = (Zp * W2[:, None, :]) @ Zp.swapaxes(1, 2)
+            del Zp
+        jack = _Jack(sums=sums, w2=w2, self_sim=np.zeros(G), ok=ok, sw=sw, p=(Z * sw[bo]).sum(axis=1),
+                     q=self._np((sw * self._to(sums)).sum(axis=1)), grams=grams, w2_t=W2 if w2 is not None else None)
+        xx = self._leave_out_fro2(F, Z, jack, Z, jack)
+        if not self.debiased:
+            ok &= xx > 0
+            jack.self_sim = np.where(ok, xx, 0.0)
+            return jack
+        U = self._to(sums / nk[:, None])
+        rows = (Z * Z) @ W2.T + 2.0 * (Z @ (U * W2).T) + (U * U * W2).sum(axis=1)[None, :]
+        rows[self._arange_t, bo] = 0.0
+        total = self._np(rows.sum(axis=0))
+        dots = self._np((rows * rows).sum(axis=0))
+        sim = _debiased_terms(xx, dots, total, total, nk)
+        mag = _debiased_terms(xx, dots, total, total, nk, magnitude=True)
+        for g in range(G):
+            ok[g] = ok[g] and _resolved(float(sim[g]), float(mag[g]), int(nk[g]), d, "features")
+        jack.self_sim, jack.rows, jack.total, jack.mag = np.where(ok, sim, 0.0), rows, total, mag
+        return jack
+
+    def _block_sums(self, M):
+        """The rows of ``M`` summed over each block: (G, cols) for a matrix, (G,) for a vector (one
+        product with the (G, n) block indicator: faster than a scatter on any backend)."""
+        return self._ind @ M
+
+    def _zeros(self, shape):
+        if self.torch is None:
+            return np.zeros(shape)
+        return self.torch.zeros(shape, dtype=self.torch.float64, device=self.device)
+
+    def pair_jack(self, a: _Stats, b: _Stats) -> tuple[float, np.ndarray]:
+        """:meth:`pair` (the same value, bit for bit) and the pair's G leave-one-block-out values."""
+        out = np.full(self.G, np.nan)
+        if a.why or b.why:
+            return float("nan"), out
+        d = max(a.d, b.d)
+        F = a.Z.T @ b.Z
+        xy = float(self._fro2(F))
+        if self.debiased:
+            value = _bounded(_debiased_dot(xy, a.rows, b.rows, a.total, b.total, self.n), a.self_sim, b.self_sim,
+                             lower=-1.0, err=_feature_err(self.n, d, a.mag, b.mag, a.self_sim, b.self_sim))
+        else:
+            value = _bounded(xy, a.self_sim, b.self_sim, lower=0.0, err=_ERR_FACTOR * (self.n + d) * _EPS)
+        ja, jb = a.jack, b.jack
+        xy_g = self._leave_out_fro2(F, a.Z, ja, b.Z, jb)
+        del F
+        nk = self.n_keep
+        if self.debiased:
+            dots = self._np((ja.rows * jb.rows).sum(axis=0))
+            num = _debiased_terms(xy_g, dots, ja.total, jb.total, nk)
+        for g in np.flatnonzero(ja.ok & jb.ok):
+            m = int(nk[g])
+            if self.debiased:
+                out[g] = _bounded(float(num[g]), float(ja.self_sim[g]), float(jb.self_sim[g]), lower=-1.0,
+                                  err=_feature_err(m, d, float(ja.mag[g]), float(jb.mag[g]),
+                                                   float(ja.self_sim[g]), float(jb.self_sim[g])))
+            else:
+                out[g] = _bounded(float(xy_g[g]), float(ja.self_sim[g]), float(jb.self_sim[g]), lower=0.0,
+                                  err=_ERR_FACTOR * (m + d) * _EPS)
+        return value, out
+
+    def _leave_out_fro2(self, F, Za, ja: _Jack, Zb, jb: _Jack) -> np.ndarray:
+        """The weighted ||C_g||_F^2 of every block g (the expansion in the comment above), on the
+        engine's backend (mixing torch and NumPy BLAS calls in one loop thrashes a small CPU)."""
+        G = self.G
+        c = 1.0 / self.n_keep
+        bo = self._bo_t
+        if ja.w2 is None:
+            rowval = (Za @ F * Zb).sum(axis=1)
+            t2 = np.full(G, float(self._fro2(F)))
+        else:
+            rowval = ((Za * ja.w2_t[bo]) @ F * (Zb * jb.w2_t[bo])).sum(axis=1)
+            t2 = self._np(((ja.w2_t @ (F * F)) * jb.w2_t).sum(axis=1))
+        t1 = self._np(self._block_sums(rowval))
+        if ja.grams is not None and jb.grams is not None:
+            t3 = self._np((ja.grams * jb.grams).sum(axis=(1, 2)))
+        else:                                   # block products: one GEMM and one pass over d x d per block
+            As, Bs = Za[self._perm_t], Zb[self._perm_t]
+            t3 = np.empty(G)
+            for g in range(G):
+                lo, hi = int(self.bounds[g]), int(self.bounds[g + 1])
+                A, B = As[lo:hi], Bs[lo:hi]
+                if ja.w2 is not None:
+                    A, B = A * ja.w2_t[g] ** 0.5, B * jb.w2_t[g] ** 0.5
+                t3[g] = float(self._fro2(A.T @ B))
+        t4 = c * c * ja.q * jb.q
+        t5 = c * self._np(((ja.sw @ F) * jb.sw).sum(axis=1))
+        t6 = c * self._np(self._block_sums(ja.p * jb.p))
+        return t2 + t3 + t4 - 2.0 * t1 - 2.0 * t5 + 2.0 * t6
+
+    def _to_index(self, v: np.ndarray):
+        return v if self.torch is None else self.torch.from_numpy(np.ascontiguousarray(v)).to(self.device)
+
+    def _np(self, A) -> np.ndarray:
+        return A if self.torch is None else A.detach().cpu().numpy()
 
     # backend helpers
     def _to(self, A):
@@ -623,8 +829,61 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
     if batch_size is not None:
         return _minibatch_matrices(loaders, used, pairs, n, kernel, threshold, standardize, batch_size,
                                    random_state, device, progress)
+    return _exact_matrices(loaders, used, pairs, firsts, n, kernel, debiased, standardize, threshold, device,
+                           progress)[0]
+
+
+def layer_cka_jackknife(sets: dict[str, Sequence], blocks, pairs: Sequence[tuple[str, str]] | None = None, *,
+                        kernel: str = "linear", debiased: bool = False, standardize: bool = False,
+                        threshold: float = 1.0, device: str | None = "auto", progress: bool = True
+                        ) -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], np.ndarray]]:
+    """Layer x layer CKA matrices and their delete-a-group jackknife leave-outs, each layer prepared once.
+
+    ``blocks``: the jackknife block (0..G-1) of each row (e.g.
+    :func:`ftgeo.analysis.resampling.jackknife_blocks` over sentences, so a sentence's words leave
+    together). Returns ``(matrices, leave_outs)``: ``matrices`` exactly as :func:`layer_cka_matrices`
+    gives them (the same values, bit for bit), ``leave_outs[(a, b)]`` of shape (G, L_a, L_b) with
+    entry ``[g, i, j]`` = the CKA of the pair recomputed without the rows of block g (re-centred,
+    re-standardized, with the RBF bandwidth of the remaining rows: the estimator applied to the subset).
+
+    Feature route (linear kernel, n > d): with Z the full-centred features of a layer, s_g the column
+    sums of Z over block g and R_g the other n_g' rows, the cross-product of two layers re-centred on R_g is
+
+        C_g = Z_a^T Z_b - Z_a[g]^T Z_b[g] - s_a,g s_b,g^T / n_g'
+
+    (the mean of Z over R_g is -s_g / n_g'), so all G leave-outs of a pair cost one more pass over the
+    rows (the block products) plus O(G d^2); standardization divides C_g by the leave-out standard
+    deviations (diag(C_g) / n_g'), and the debiased form needs the leave-out row norms
+    ||(z_i + s_g / n_g') / sd_g||^2, an (n, G) matrix per layer. Gram route (RBF, or n <= d): every
+    layer is prepared again on each subset (G times the point estimate's cost). A leave-out that is
+    undefined (a constant or unresolved layer on the subset) is NaN, silently; layers undefined on
+    the full data are NaN everywhere with the usual warning. Minibatch CKA has no jackknife here.
+    """
+    check_in(kernel, KERNELS, "kernel")
+    names = list(sets)
+    if pairs is None:
+        pairs = [(a, a) for a in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    pairs = [tuple(p) for p in pairs]
+    for a, b in pairs:
+        for s in (a, b):
+            if s not in sets:
+                raise ValidationError(f"pair {(a, b)} names set {s!r}; known sets: {names}")
+    loaders = {k: _as_layer_list(v) for k, v in sets.items()}
+    used = sorted({s for p in pairs for s in p}, key=names.index)
+    firsts = {s: np.asarray(loaders[s][0]()) for s in used}
+    for s, f in firsts.items():
+        if f.ndim != 2:
+            raise ValidationError(f"each layer must be a 2-D (n, d) array; set {s!r} layer 0 has shape {f.shape}")
+    n = firsts[used[0]].shape[0]
+    return _exact_matrices(loaders, used, pairs, firsts, n, kernel, debiased, standardize, threshold, device,
+                           progress, blocks=blocks)
+
+
+def _exact_matrices(loaders, used, pairs, firsts, n, kernel, debiased, standardize, threshold, device, progress,
+                    blocks=None):
+    """The exact route of :func:`layer_cka_matrices` (and, with ``blocks``, its jackknife leave-outs)."""
     d_max = max(f.shape[1] for f in firsts.values())
-    eng = _Engine(n, d_max, kernel, debiased, standardize, threshold, device)
+    eng = _Engine(n, d_max, kernel, debiased, standardize, threshold, device, blocks=blocks)
     if eng.route == "gram":
         need = sum(len(loaders[s]) for s in used) * n * n * 8
         if need > 8 * 2 ** 30:
@@ -632,6 +891,7 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
                                   f"(n = {n}); pass batch_size=... for minibatch CKA or subsample examples")
     from ftgeo.progress import progress as _progress
     stats: dict[str, list[_Stats]] = {}
+    raw: dict[str, list] = {}            # the layers themselves, for the Gram route's jackknife
     for s in used:
         st = []
         for i, load in enumerate(_progress(loaders[s], enabled=progress, desc=f"CKA prepare {s}", leave=False)):
@@ -640,25 +900,163 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
                 raise ValidationError(f"set {s!r} layer {i} has {X.shape[0]} rows but the first layer has {n}; "
                                       "every set must hold the same examples in the same order")
             st.append(eng.prepare(X))
+            if eng.G and eng.route == "gram":
+                raw.setdefault(s, []).append(X)
         stats[s] = st
     del firsts
-    _warn_undefined({s: [t.why for t in v] for s, v in stats.items()})
+    _warn_undefined({s: [t.why for t in v] for s, v in stats.items()}, stacklevel=4)
     out = {}
+    jack: dict = {}
+    feat_jack = bool(eng.G) and eng.route == "features"
     off: list = []
     for a, b in pairs:
         A, B = stats[a], stats[b]
         M = np.empty((len(A), len(B)))
+        J = np.full((eng.G, len(A), len(B)), np.nan) if eng.G else None
         sym = a == b
         for i in _progress(range(len(A)), enabled=progress, desc=f"CKA {a} x {b}", leave=False):
             for j in range(i if sym else 0, len(B)):
-                M[i, j] = eng.pair(A[i], B[j])
+                if feat_jack:
+                    M[i, j], J[:, i, j] = eng.pair_jack(A[i], B[j])
+                else:
+                    M[i, j] = eng.pair(A[i], B[j])
                 if np.isnan(M[i, j]) and not (A[i].why or B[j].why):
                     off.append(((a, i), (b, j)))
                 if sym:
                     M[j, i] = M[i, j]
+                    if feat_jack:
+                        J[:, j, i] = J[:, i, j]
         out[(a, b)] = M
-    _warn_off_bound(off)
-    return out
+        if J is not None:
+            jack[(a, b)] = J
+    _warn_off_bound(off, stacklevel=4)
+    if eng.G and eng.route == "gram":
+        del stats                      # the full-data Grams: the subsets' take their place, one block at a time
+        jack = _gram_jackknife(eng, raw, used, pairs, progress)
+    return out, (jack if eng.G else None)
+
+
+def cka_permutation_null(X, Y, *, n_permutations: int = 1000, kernel: str = "linear", debiased: bool = False,
+                         standardize: bool = False, threshold: float = 1.0, max_points: int | None = 2000,
+                         random_state=0) -> dict[str, Any]:
+    """Permutation null of CKA(X, Y): the statistic with the row correspondence of Y shuffled.
+
+    Under H0 (the rows of Y are exchangeable given X: no correspondence between the two sets) CKA of
+    X and P Y, P a uniformly random permutation, has the observed statistic's distribution. On a
+    seeded subsample of at most ``max_points`` rows (the same rows of X and Y; all rows if None or
+    n is smaller), both layers are prepared once as centred (U-centred if ``debiased``) Gram matrices
+    K, L (standardization, the RBF bandwidth and the self-similarities do not depend on the row
+    order) and each permutation costs one gather of L and an inner product:
+    ``CKA_pi = <K, L[pi][:, pi]> / sqrt(<K, K> <L, L>)``, in float32 row chunks, gathering only the
+    upper triangle's columns (symmetry): a permutation of a 2,000-row subsample takes milliseconds. The observed statistic is computed the same way
+    (identity permutation), so the p-value compares like with like.
+
+    Returns ``{"observed", "null" (n_permutations,), "n_rows", "subsampled"}``; ``observed`` and
+    ``null`` are NaN when CKA is undefined on the subsample (a constant or unresolved layer).
+    Use :func:`ftgeo.analysis.resampling.permutation_pvalue` on the two (Phipson & Smyth 2010).
+    """
+    check_in(kernel, KERNELS, "kernel")
+    if n_permutations < 0:
+        raise ValidationError(f"n_permutations must be >= 0; got {n_permutations}")
+    n = np.shape(X)[0]
+    if np.shape(Y)[0] != n:
+        raise ValidationError(f"X and Y must hold the same rows; got {n} and {np.shape(Y)[0]}")
+    rng = check_random_state(random_state)
+    sub = max_points is not None and n > int(max_points)
+    rows = np.sort(rng.choice(n, int(max_points), replace=False)) if sub else np.arange(n)
+    m = rows.size
+    Xs = check_features(np.asarray(X)[rows], "X", min_samples=4 if debiased else 2)
+    Ys = check_features(np.asarray(Y)[rows], "Y", min_samples=4 if debiased else 2)
+    eng = _Engine(m, max(Xs.shape[1], Ys.shape[1]), kernel, debiased, standardize, threshold, "numpy")
+    eng.route = "gram"
+    a, b = eng.prepare(Xs), eng.prepare(Ys)
+    out = {"n_rows": int(m), "subsampled": bool(sub)}
+    if a.why or b.why:
+        return {**out, "observed": float("nan"), "null": np.full(int(n_permutations), np.nan)}
+    K = np.ascontiguousarray(a.Z, dtype=np.float32)
+    L = np.ascontiguousarray(b.Z, dtype=np.float32)
+    del a.Z, b.Z
+    scale = 1.0 / math.sqrt(a.self_sim * b.self_sim)
+    chunk = max(16, min(64, 65536 // max(m, 1)))      # a chunk of gathered rows stays in cache
+    rows_buf = np.empty((chunk, m), dtype=np.float32)
+    flat = np.empty(chunk * m, dtype=np.float32)
+
+    def stat(p: np.ndarray) -> float:
+        # <K, L[p][:, p]> over row chunks I = [r0, r1): both Grams are symmetric, so only the columns
+        # j >= r0 are gathered: the off-diagonal part (j >= r1) counts twice, the block I x I once
+        tot = 0.0
+        for r0 in range(0, m, chunk):
+            pi = p[r0:r0 + chunk]
+            k, w = pi.size, m - r0
+            np.take(L, pi, axis=0, out=rows_buf[:k], mode="clip")       # indices are valid: skip the check
+            g = flat[:k * w].reshape(k, w)
+            np.take(rows_buf[:k], p[r0:], axis=1, out=g, mode="clip")
+            tot += float(np.vdot(K[r0:r0 + k, r0:r0 + k], g[:, :k])) + 2.0 * float(np.vdot(K[r0:r0 + k, r0 + k:],
+                                                                                           g[:, k:]))
+        return tot * scale
+
+    observed = stat(np.arange(m))
+    null = np.array([stat(rng.permutation(m)) for _ in range(int(n_permutations))], dtype=np.float64)
+    return {**out, "observed": observed, "null": null}
+
+
+def _gram_jackknife(eng: "_Engine", raw: dict, used, pairs, progress) -> dict:
+    """Leave-one-block-out matrices on the Gram route: every layer's Gram built again on each subset (the
+    estimator applied to the subset: re-centred, its own RBF bandwidth), then centred and compared as in
+    the point estimate. Without standardization the subset's linear Gram / squared distances are the
+    full matrix's rows and columns (both are invariant to the re-centring), so each layer's n x n matrix
+    is computed once and sliced per block while memory allows (twice the point estimate's); otherwise
+    (standardize: the subset's own scaling) every layer is prepared again from its rows. Cost: G times the
+    point estimate's centring and inner products. Undefined leave-outs are NaN, silently."""
+    from ftgeo.progress import progress as _progress
+    jack = {(a, b): np.full((eng.G, len(raw[a]), len(raw[b])), np.nan) for a, b in pairs}
+    n_layers = sum(len(raw[s]) for s in used)
+    sliced = not eng.standardize and 2 * n_layers * eng.n * eng.n * 8 <= 8 * 2 ** 30
+    bases: dict[str, list] = {}
+    if sliced:
+        for s in used:
+            bases[s] = []
+            for X in raw[s]:
+                X = check_features(X, "layer", min_samples=2)
+                Xc = center(X)
+                if _is_constant(X, Xc):
+                    bases[s].append(None)                 # constant everywhere: NaN on every subset too
+                else:
+                    bases[s].append((Xc @ Xc.T if eng.kernel == "linear" else _sq_distances(Xc), X.shape[1]))
+    for g in _progress(range(eng.G), enabled=progress, desc="CKA jackknife", leave=False):
+        keep = eng.block_of != g
+        sub = _Engine(int(keep.sum()), eng.d_max, eng.kernel, eng.debiased, eng.standardize, eng.threshold,
+                      eng.device_name)
+        sub.route = "gram"
+        if sliced:
+            idx = np.flatnonzero(keep)
+            st = {s: [_sliced_stats(sub, b, idx) for b in bases[s]] for s in used}
+        else:
+            st = {s: [sub.prepare(np.asarray(X)[keep]) for X in raw[s]] for s in used}
+        for a, b in pairs:
+            A, B, J = st[a], st[b], jack[(a, b)]
+            for i in range(len(A)):
+                for j in range(i if a == b else 0, len(B)):
+                    J[g, i, j] = sub.pair(A[i], B[j])
+                    if a == b:
+                        J[g, j, i] = J[g, i, j]
+        del st
+    return jack
+
+
+def _sliced_stats(sub: "_Engine", base, idx: np.ndarray) -> _Stats:
+    """A layer on a subset from its full linear Gram or squared-distance matrix (see :func:`_gram_jackknife`)."""
+    if base is None:
+        return _Stats(Z=None, self_sim=0.0, constant=True, why="constant")
+    M, d = base
+    K = M[np.ix_(idx, idx)]
+    if sub.kernel == "rbf":
+        med = float(np.median(K))
+        if med <= 0:
+            return _Stats(Z=None, self_sim=0.0, d=d, why="rbf")
+        K *= -1.0 / (2.0 * sub.threshold ** 2 * med)
+        np.exp(K, out=K)
+    return sub._from_gram(K, d)
 
 
 _WHY = {
@@ -671,19 +1069,19 @@ _WHY = {
 }
 
 
-def _warn_undefined(whys: dict[str, list]) -> None:
+def _warn_undefined(whys: dict[str, list], stacklevel: int = 3) -> None:
     """One RuntimeWarning per reason, naming the set and the layer positions whose CKA is NaN."""
     for why, text in _WHY.items():
         bad = {s: [i for i, w in enumerate(v) if w == why] for s, v in whys.items()}
         bad = {s: v for s, v in bad.items() if v}
         if bad:
-            warnings.warn(text.format(bad=bad), RuntimeWarning, stacklevel=3)
+            warnings.warn(text.format(bad=bad), RuntimeWarning, stacklevel=stacklevel)
 
 
-def _warn_off_bound(off: list) -> None:
+def _warn_off_bound(off: list, stacklevel: int = 3) -> None:
     if off:
         warnings.warn(f"CKA of layer pair(s) {off[:10]}{' ...' if len(off) > 10 else ''} fell outside its bound by "
-                      "more than its rounding-error estimate (unresolved); set to NaN", RuntimeWarning, stacklevel=3)
+                      "more than its rounding-error estimate (unresolved); set to NaN", RuntimeWarning, stacklevel=stacklevel)
 
 
 def _column_stats(X, standardize: bool, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray, bool]:
