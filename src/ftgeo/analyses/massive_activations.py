@@ -117,21 +117,24 @@ def _headline(top, dims) -> dict:
                    result=MassiveActivationsResult, inputs=[],
                    help="massive activations (Sun et al. 2024) of a model on a task's sentences: dimensions, layers, "
                         "positions; last vs mean pooling")
-def run_massive_activations(*, spec: MassiveActivationsSpec, progress: bool = True,
-                            lm=None) -> MassiveActivationsResult:
+def run_massive_activations(*, spec: MassiveActivationsSpec, progress: bool = True, lm=None,
+                            texts=None) -> MassiveActivationsResult:
     """Run ``spec.model`` (or the already loaded ``lm``) over the first ``max_examples`` sentences of
-    ``task``/``split`` and report its massive activations (module docstring)."""
+    ``task``/``split`` (or of ``texts``, a Python-only list of sentences) and report its massive
+    activations (module docstring)."""
     import pandas as pd
 
     from ftgeo.analysis.massive import massive_activation_tables, token_states
     from ftgeo.data import load_task
 
-    task = load_task(spec.task, data_root=spec.data_root)
-    if task.kind == "token":
-        texts = [" ".join(ex.words or ()) for ex in task.examples(spec.split)]
-    else:
-        texts = [(ex.text or "") + ((" " + ex.text_pair) if getattr(ex, "text_pair", None) else "")
-                 for ex in task.examples(spec.split)]
+    given = texts is not None
+    if not given:
+        task = load_task(spec.task, data_root=spec.data_root)
+        if task.kind == "token":
+            texts = [" ".join(ex.words or ()) for ex in task.examples(spec.split)]
+        else:
+            texts = [(ex.text or "") + ((" " + ex.text_pair) if getattr(ex, "text_pair", None) else "")
+                     for ex in task.examples(spec.split)]
     texts = [t for t in texts if t.strip()][:spec.max_examples]
     if not texts:
         raise ValidationError(f"{spec.task}/{spec.split} has no sentences")
@@ -147,7 +150,7 @@ def run_massive_activations(*, spec: MassiveActivationsSpec, progress: bool = Tr
     tables = {k: pd.DataFrame(v, columns=cols[k]) for k, v in tabs.items()}
     notes = [] if len(tables["dims"]) else [f"no massive activation (|h| >= {spec.min_magnitude} and >= "
                                             f"{spec.min_ratio} x median) in any layer"]
-    meta = {"model": ts.model, "task": spec.task, "split": spec.split, "n_sentences": len(texts),
+    meta = {"model": ts.model, "task": "(texts)" if given else spec.task, "split": spec.split, "n_sentences": len(texts),
             "n_tokens": int(sum(s.shape[1] for s in ts.states)), "headline": _headline(tables["top"], tables["dims"]),
             "notes": notes}
     return MassiveActivationsResult(tables=tables, meta=meta)

@@ -67,7 +67,8 @@ def twonn(X, *, discard_fraction: float = 0.1, method: str = "linear", return_no
     N = mu.size
     n_keep = int(N * (1 - discard_fraction))
     if n_keep < 2:
-        raise ValidationError(f"TwoNN: fewer than 2 points left to estimate the dimension (n = {N})")
+        raise ValidationError(f"TwoNN: fewer than 2 points left to estimate the dimension ({N} after dropping "
+                              "points whose nearest neighbour is a duplicate)")
     mu = np.sort(mu)[:n_keep]
     logmu = np.log(mu)
     if method == "mle":

@@ -23,7 +23,9 @@ the k rows j != i with the largest <x_i, x_j>.
   1e-6 to the denominator; we do not (so the value does not depend on the data's scale), and a
   self-similarity <= 0 gives NaN. platonic-rep's ``cknna`` raises a TypeError with its default
   ``topk=None`` (it compares None < 2 before replacing None by n - 1); here ``k=None`` means n - 1.
-  Invariant to orthogonal maps and isotropic scaling. Symmetric.
+  Invariant to orthogonal maps and isotropic scaling. **Not exactly symmetric**: the kNN masks are
+  not symmetric matrices, so the term 1^T A B 1 of HSIC_1 differs from 1^T B A 1 (by ~1e-3 on random
+  data); CKNNA(X, Y) != CKNNA(Y, X) in platonic-rep's formula too. Layer grids compute both orders.
 
 Cost: one n x n GEMM and a top-k selection per layer (prepared once), then O(n k log(n k)) per
 pair: the n x n masks are never formed.
@@ -146,10 +148,10 @@ def _hsic1_sparse(keys: np.ndarray, a: np.ndarray, b: np.ndarray, n: int) -> flo
 
 
 class CKNNAMeasure(Measure):
-    """CKA over mutual k nearest neighbours (unbiased HSIC)."""
+    """CKA over mutual k nearest neighbours (unbiased HSIC); not exactly symmetric (module docstring)."""
 
     name = "cknna"
-    symmetric = True
+    symmetric = False
     kind = "similarity"
     bounds = (-1.0, 1.0)
 

@@ -19,8 +19,10 @@ Representations", NeurIPS, Sec. 2-3).
 
   ``alpha = 1``: no whitening, the Procrustes angle (invariant like P); ``alpha = 0``: full
   whitening, invariant to every invertible linear map (then cos theta is the mean canonical
-  correlation, as CCA); in between, a regularised interpolation. A metric (triangle inequality)
-  for every alpha.
+  correlation, as CCA); in between, a regularised interpolation, invariant to translation and
+  orthogonal maps but not to isotropic scaling (w_i = alpha s_i + (1 - alpha) weighs large and small
+  singular values differently at different scales; netrep's LinearMetric behaves the same). A metric
+  (triangle inequality) for every alpha.
 
 Computation (one SVD per layer, one GEMM + singular values per pair): with the thin SVD
 X_c = U S V^T of rank r, phi(X) = U diag(w) V^T with w_i = alpha s_i + (1 - alpha), so
