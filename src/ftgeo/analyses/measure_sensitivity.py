@@ -31,7 +31,11 @@ VARIANTS = ("raw", "standardize", "clip")
 
 @dataclass(frozen=True)
 class MeasureSensitivitySpec(IntervalSpec):
-    """Parameters of :func:`run_measure_sensitivity`."""
+    """Parameters of :func:`run_measure_sensitivity`. Intervals are off by default: the jackknife re-runs every
+    measure in every preprocessing per block, (n_blocks + 1) x the point estimates (about 15 minutes at demo size
+    on 2 cores); the per-measure analyses (``svcca``, ``rsa``, ...) carry intervals by default."""
+
+    intervals: bool = param(False, "jackknife intervals on every value (costly: n_blocks + 1 times the run)")
 
     measures: tuple[str, ...] = param(("cka", "procrustes", "shape", "svcca", "pwcca", "rsa", "mutual_knn", "cknna"),
                                       "measures, comma-separated (cka, procrustes, shape, svcca, pwcca, rsa, "
@@ -63,7 +67,9 @@ class MeasureSensitivityResult(Result):
     """Table ``values``: measure, layer, preprocess, value (the measure's own units), value_low, value_high,
     similarity (1 = identical). Table ``sensitivity``: measure, layer, s_raw, s_standardize, s_clip, spread,
     below_raw/_standardize/_clip, rank_raw/_standardize/_clip, flip_level, flip_rank, flip.
-    Table ``flips``: the flipped (measure, layer) rows. Meta: level, k (the rank conclusion's top-k), q."""
+    Table ``flips``: the flipped (measure, layer) rows. Table ``across``: preprocess, layer, changed, unchanged
+    (the measures below / above the level), disagree, similarity_spread (between measures).
+    Meta: level, k (the rank conclusion's top-k), q."""
 
     kind = "measure_sensitivity"
 
@@ -155,7 +161,7 @@ def run_measure_sensitivity(pre, ft, *, spec: MeasureSensitivitySpec, progress: 
     import pandas as pd
 
     from ftgeo.analysis.resampling import jackknife_blocks, jackknife_interval
-    from ftgeo.analysis.sensitivity import conclusions, make_measure, same_layer_values
+    from ftgeo.analysis.sensitivity import across_measures, conclusions, make_measure, same_layer_values
     from ftgeo.progress import progress as _progress
 
     check_aligned(pre, ft, "the pretrained and fine-tuned sets", "the sensitivity compares the same examples")
@@ -174,6 +180,7 @@ def run_measure_sensitivity(pre, ft, *, spec: MeasureSensitivitySpec, progress: 
         groups = groups_of(pre, rows)
         blocks = jackknife_blocks(groups, spec.n_blocks, spec.seed)
     vals, sens, notes = [], [], []
+    by_variant: dict[str, dict[str, np.ndarray]] = {v: {} for v in VARIANTS}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for m in _progress(spec.measures, enabled=progress, desc="measure sensitivity", leave=False):
@@ -193,6 +200,7 @@ def run_measure_sensitivity(pre, ft, *, spec: MeasureSensitivitySpec, progress: 
                     lo, hi = np.array([c[1] for c in ci]), np.array([c[2] for c in ci])
                 s = np.array([measure.to_similarity(t) if np.isfinite(t) else np.nan for t in x])
                 sims[v] = s
+                by_variant[v][m] = s
                 for i, l in enumerate(lay):
                     vals.append({"measure": m, "layer": l, "preprocess": v, "value": x[i], "value_low": lo[i],
                                  "value_high": hi[i], "similarity": s[i]})
@@ -208,6 +216,8 @@ def run_measure_sensitivity(pre, ft, *, spec: MeasureSensitivitySpec, progress: 
                 sens.append(row)
             notes += list(getattr(measure, "notes", []))
     notes += list(dict.fromkeys(str(w.message) for w in caught))
+    across = pd.DataFrame([{"preprocess": v, **row} for v in VARIANTS
+                           for row in across_measures(by_variant[v], lay, spec.level)])
     values = pd.DataFrame(vals)
     table = pd.DataFrame(sens)
     k = max(1, int(np.ceil(len(lay) / 3)))
@@ -218,5 +228,5 @@ def run_measure_sensitivity(pre, ft, *, spec: MeasureSensitivitySpec, progress: 
             "intervals": ({"value": interval_note("delete-a-group jackknife (t on G-1 df)", spec,
                                                   unit=unit_name(groups_of(pre, rows)),
                                                   blocks=int(blocks.max()) + 1)} if blocks is not None else {})}
-    return MeasureSensitivityResult(tables={"values": values, "sensitivity": table,
+    return MeasureSensitivityResult(tables={"values": values, "sensitivity": table, "across": across,
                                             "flips": table[table["flip"]].reset_index(drop=True)}, meta=meta)

@@ -46,6 +46,9 @@ def _rows(X: np.ndarray, normalize: bool) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < 3:
         raise ValidationError(f"kNN alignment needs an (n, d) array with n >= 3; got shape {X.shape}")
+    spread = np.linalg.norm(X - X.mean(axis=0))
+    if not spread > 16 * np.finfo(np.float64).eps * np.sqrt(X.shape[0]) * np.linalg.norm(X):
+        raise UndefinedMeasure("constant layer (every row the same): nearest neighbours are undefined")
     if normalize:
         nrm = np.linalg.norm(X, axis=1)
         if not (nrm > 0).all():

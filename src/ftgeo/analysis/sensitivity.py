@@ -14,6 +14,9 @@ Two **conclusions** are read from s, per measure and layer, in each variant:
 
 A layer's conclusion **flips** when the three variants disagree on it (``flip_level``, ``flip_rank``;
 ``flip`` = either). ``spread`` = max - min of s over the variants: how far they disagree.
+
+**Across measures** (:func:`across_measures`): per layer and variant, which measures reach the level
+conclusion; the measures *disagree* on a layer when some do and some do not.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ import numpy as np
 from ftgeo.analysis.layerwise import PREPROCESS, Measure, UndefinedMeasure, preprocess_layer
 from ftgeo.errors import ValidationError
 
-__all__ = ["LinearCKAMeasure", "SENSITIVITY_MEASURES", "make_measure", "same_layer_values", "conclusions"]
+__all__ = ["LinearCKAMeasure", "SENSITIVITY_MEASURES", "make_measure", "same_layer_values", "conclusions",
+           "across_measures"]
 
 
 class LinearCKAMeasure(Measure):
@@ -111,9 +115,24 @@ def conclusions(sim: dict[str, np.ndarray], level: float = 0.5) -> dict[str, Any
         below[v] = np.where(np.isfinite(s), s < level, False)
         top[v] = (rank <= k) & np.isfinite(s)
     stack = np.stack([np.asarray(sim[v], dtype=np.float64) for v in variants])
-    with np.errstate(invalid="ignore"):
-        spread = np.nanmax(stack, axis=0) - np.nanmin(stack, axis=0) if np.isfinite(stack).any() else np.full(L, np.nan)
+    spread = np.full(L, np.nan)
+    ok = np.isfinite(stack).any(axis=0)
+    spread[ok] = np.nanmax(stack[:, ok], axis=0) - np.nanmin(stack[:, ok], axis=0)
     flip_level = np.array([len({bool(below[v][l]) for v in variants}) > 1 for l in range(L)])
     flip_rank = np.array([len({bool(top[v][l]) for v in variants}) > 1 for l in range(L)])
     return {"below": below, "top": top, "rank": ranks, "k": k, "spread": spread, "flip_level": flip_level,
             "flip_rank": flip_rank, "flip": flip_level | flip_rank}
+
+
+def across_measures(sims: dict[str, np.ndarray], layers: Sequence[int], level: float = 0.5) -> list[dict]:
+    """Per layer: the measures whose similarity is below ``level`` (``changed``), those above (``unchanged``),
+    whether they disagree, and the measures' spread of similarity (max - min; NaN-free measures only)."""
+    out = []
+    for i, l in enumerate(layers):
+        vals = {m: float(v[i]) for m, v in sims.items() if np.isfinite(v[i])}
+        below = sorted(m for m, x in vals.items() if x < level)
+        above = sorted(m for m, x in vals.items() if x >= level)
+        out.append({"layer": int(l), "changed": ",".join(below), "unchanged": ",".join(above),
+                    "disagree": bool(below and above),
+                    "similarity_spread": (max(vals.values()) - min(vals.values())) if vals else float("nan")})
+    return out
