@@ -196,3 +196,45 @@ def test_across_measures_names_the_disagreeing_measures():
     assert rows[0] == {"layer": 3, "changed": "", "unchanged": "cka,svcca", "disagree": False,
                        "similarity_spread": pytest.approx(0.05)}
     assert rows[1]["changed"] == "cka,rsa" and rows[1]["unchanged"] == "svcca" and rows[1]["disagree"]
+
+
+# ----------------------------------------------------------------------------- the study hooks
+class _Ctx:
+    """What measures_panel / decoder_massive_activations use of a StudyContext: step, analyze, spec."""
+
+    def __init__(self, tmp_path):
+        from types import SimpleNamespace
+        self.run = RunDir(tmp_path / "run").ensure()
+        self.spec = SimpleNamespace(model="tiny", task="toy", eval_split="dev", data_root=None, max_length=16)
+        self.steps = []
+
+    def step(self, study, name, fn):
+        try:
+            out = fn()
+        except Exception as exc:  # noqa: BLE001
+            self.steps.append((study, name, f"failed: {exc}"))
+            return None
+        self.steps.append((study, name, "ok"))
+        return out
+
+    def analyze(self, analysis, *inputs, save_as=None, **params):
+        return ANALYSES.get(analysis)(*inputs, run=self.run, name=save_as, progress=False, intervals=False, **params)
+
+
+def test_measures_panel_runs_every_measure_through_ctx(tmp_path):
+    from ftgeo.studies._measures import PANEL, measures_panel
+    ctx = _Ctx(tmp_path)
+    pre, ft = _pair(n=60)
+    out = measures_panel(ctx, pre, ft)
+    assert [s[1] for s in ctx.steps] == [a for a, _, _ in PANEL] + ["intrinsic-dimension"]
+    assert all(s[2] == "ok" for s in ctx.steps), ctx.steps
+    assert out["svcca"].pairs == [("pretrained", "pretrained"), ("fine-tuned", "fine-tuned"),
+                                  ("pretrained", "fine-tuned")]
+    assert (ctx.run.figures / "measure_sensitivity_spread.png").is_file()
+
+
+def test_decoder_massive_activations_step_records_a_failure_and_goes_on(tmp_path):
+    from ftgeo.studies._measures import decoder_massive_activations
+    ctx = _Ctx(tmp_path)
+    assert decoder_massive_activations(ctx, model="no-such-model-xyz") is None
+    assert ctx.steps[-1][1] == "massive activations (no-such-model-xyz)" and ctx.steps[-1][2].startswith("failed")
