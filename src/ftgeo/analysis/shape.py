@@ -24,7 +24,8 @@ Representations", NeurIPS, Sec. 2-3).
   singular values differently at different scales; netrep's LinearMetric behaves the same). A metric
   (triangle inequality) for every alpha.
 
-Computation (one SVD per layer, one GEMM + singular values per pair): with the thin SVD
+Computation (one SVD per layer, one GEMM + singular values per pair; for alpha = 1 and n > d the
+centred layer itself serves, no SVD): with the thin SVD
 X_c = U S V^T of rank r, phi(X) = U diag(w) V^T with w_i = alpha s_i + (1 - alpha), so
 ||phi(X)^T phi(Y)||_* = ||A_x^T A_y||_* for the prepared A = U diag(w) (n x r). This handles
 d > n and rank deficiency explicitly: only the r = rank(X_c) directions above a relative tolerance
@@ -95,6 +96,16 @@ class ShapeMeasure(Measure):
         return {"alpha": self.alpha}
 
     def prepare(self, X: np.ndarray) -> _Aligned:
+        X = np.asarray(X, dtype=np.float64)
+        n, d = X.shape
+        if self.alpha == 1.0 and n > d:
+            # phi(X) = X_c and ||X_c^T Y_c||_* needs no SVD: A = X_c (n x d) has the same cross nuclear norms
+            from ftgeo.analysis.similarity import center
+            Xc = center(X)
+            nrm = float(np.linalg.norm(Xc))
+            if not nrm > 16 * _EPS * math.sqrt(n) * float(np.linalg.norm(X)):
+                raise UndefinedMeasure("constant layer (zero variance after centring, up to rounding)")
+            return _Aligned(Xc, nrm)
         U, s, _ = thin_basis(X)
         w = self.alpha * s + (1.0 - self.alpha)
         A = U * w
