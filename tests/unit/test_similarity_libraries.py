@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftgeo.analysis.cca import PWCCAMeasure, SVCCAMeasure, canonical_correlations, pwcca, svcca
+from ftgeo.analysis.cca import PWCCAMeasure, SVCCAMeasure, canonical_correlations, pwcca
 from ftgeo.analysis.intrinsic_dim import twonn
 from ftgeo.analysis.knn_alignment import cknna, mutual_knn
 from ftgeo.analysis.layerwise import layer_grid

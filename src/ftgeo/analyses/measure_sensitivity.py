@@ -20,7 +20,7 @@ import numpy as np
 from ftgeo.analyses._inputs import check_aligned, select_layers, set_names
 from ftgeo.analyses._layerwise import subsample_rows
 from ftgeo.analyses._registry import register_analysis
-from ftgeo.analyses._spec import AnalysisSpec, Input, Layers, param
+from ftgeo.analyses._spec import Input, Layers, param
 from ftgeo.analyses._uncertainty import IntervalSpec, groups_of, interval_note, unit_name
 from ftgeo.errors import ValidationError
 from ftgeo.plot.base import Display

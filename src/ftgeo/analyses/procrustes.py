@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ftgeo.analyses._layerwise import LayerMeasureResult, LayerMeasureSpec, run_layer_measure
 from ftgeo.analyses._registry import register_analysis
-from ftgeo.analyses._spec import Input, param
+from ftgeo.analyses._spec import Input
 
 
 @dataclass(frozen=True)

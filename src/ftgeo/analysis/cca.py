@@ -28,7 +28,7 @@ variance truncation is the usual remedy (keep fewer directions than n / 2).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -25,9 +25,8 @@ and recombines: G blocks cost G times the point estimate.
 """
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -238,11 +237,3 @@ def jackknife_grid(sets: dict[str, Any], pairs: Sequence[tuple[str, str]], measu
             out[p].append(res[p])
     return {p: np.stack(v) for p, v in out.items()}
 
-
-def _finite(x: float) -> float:
-    return float(x) if math.isfinite(x) else float("nan")
-
-
-def iter_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
-    names = list(names)
-    return [(a, a) for a in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
