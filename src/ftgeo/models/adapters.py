@@ -328,7 +328,7 @@ def check_loaded(pm, folder: Path) -> None:
                               "ftgeo.models.load_model(folder), not onto another model class")
     for k, v in saved.items():
         w = have[k]
-        if w.shape != v.shape or not torch.equal(w.detach().cpu().to(v.dtype), v):
+        if w.shape != v.shape or not torch.equal(w.detach().cpu(), v.to(w.dtype)):  # (in the model's dtype)
             raise ValidationError(f"the adapter in {folder}: tensor {k!r} was not loaded as saved; the adapter does "
                                   "not fit its base model")
 
