@@ -140,7 +140,7 @@ class LinearCKAAccumulator:
         out = []
         shifts = self._shift_a if which == "a" else self._shift_b
         for k, (x, d) in enumerate(zip(chunk, dims)):
-            t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+            t = x if isinstance(x, torch.Tensor) else torch.tensor(np.asarray(x))  # (a copy: memmaps are read-only)
             if t.ndim != 2 or t.shape[1] != d:
                 raise ValidationError(f"update: set {which} layer {k} chunk has shape {tuple(t.shape)}; expected (rows, {d})")
             t = t.to(self.device, torch.float64)
