@@ -5,7 +5,7 @@ DATA_ROOT ?= $(abspath ../shared/data)
 RUN       ?= runs/demo
 export FTGEO_DATA_ROOT ?= $(DATA_ROOT)
 
-.PHONY: setup demo test test-slow bench clean-venv
+.PHONY: setup demo test test-slow bench bench-gpu clean-venv
 setup: .venv/.ftgeo-setup
 
 .venv/.ftgeo-setup: pyproject.toml scripts/setup.sh
@@ -22,7 +22,10 @@ test-slow: setup
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]  # exit 5 = no slow test selected
 
 bench: setup
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	for b in bench/*.py; do [ $$b = bench/gpu.py ] || $(PY) $$b || exit 1; done
+
+bench-gpu:  # on a machine with a CUDA GPU: prints one JSON object (bench/gpu.py)
+	PYTHON=$(PY) bash bench/gpu.sh
 
 clean-venv:
 	rm -rf .venv

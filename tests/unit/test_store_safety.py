@@ -168,8 +168,13 @@ def test_full_disk_at_consolidation_is_a_clear_error_and_the_rerun_finishes(bert
     task = sentence_task(10)
     ref = extract(bert, task, "dev", out=tmp_path / "ref", **_kw())
     import ftgeo._atomic as at
+    from ftgeo.extract import core as _core
     real = at.shutil.disk_usage
-    monkeypatch.setattr(at.shutil, "disk_usage", lambda p: real(p)._replace(free=100))
+
+    def fill_disk_after_last_chunk(k):  # the disk fills up between the forward passes and consolidation
+        if k == 2:                      # (the up-front estimate saw enough room)
+            monkeypatch.setattr(at.shutil, "disk_usage", lambda p: real(p)._replace(free=100))
+    monkeypatch.setattr(_core, "_after_chunk", fill_disk_after_last_chunk)
     with pytest.raises(StorageError) as e:
         extract(bert, task, "dev", out=tmp_path / "s", **_kw())
     assert "not enough disk space to consolidate the store" in str(e.value) and "\n" not in str(e.value)

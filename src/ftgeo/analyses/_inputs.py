@@ -11,46 +11,59 @@ from typing import Any, Sequence
 import numpy as np
 
 from ftgeo.errors import ValidationError
-from ftgeo.reps import resolve_layer
+from ftgeo.reps import parse_layer_spec, resolve_layer  # noqa: F401 - resolve_layer re-exported
+
+
+def stored_layers(reps) -> list[int]:
+    """The model layer numbers a set holds (``reps.layers``; ``0..n-1`` for an int or a set without it)."""
+    if isinstance(reps, (int, np.integer)):
+        return list(range(int(reps)))
+    layers = getattr(reps, "layers", None)
+    if layers is not None and not callable(layers):
+        return [int(x) for x in layers]
+    return list(range(reps.n_layers))
 
 
 def select_layers(reps, layers: Any = None, *, default: str = "all") -> list[int]:
-    """Sorted stored-layer indices of ``reps`` for ``layers``.
+    """Sorted model layer numbers of ``reps`` for ``layers`` (pass them to ``reps.layer``).
 
     ``layers``: ``None`` (``default``: ``"all"`` or ``"last"``), an index (negative counts from
-    the end), a list of indices, or a string: ``all``, ``last``, ``0,3,-1``, a range ``2-5``.
+    the end), a list of indices, or a string: ``all``, ``last``, ``every:4``, ``0,3,-1``, a range
+    ``2-5``. A set extracted with only some layers (``--layers 0,8,16``) keeps the model's
+    numbering: ``8`` is layer 8, ``last``/``-1`` its last stored layer, and a layer it does not
+    hold is one line naming the ones it does.
     """
-    n = reps.n_layers if hasattr(reps, "n_layers") else int(reps)
     if layers is None:
         layers = default
-    if isinstance(layers, str):
-        return parse_layers(layers, n)
-    return sorted({resolve_layer(int(l), n) for l in np.atleast_1d(layers)})
+    return parse_layer_spec(layers, stored_layers(reps))
 
 
-def parse_layers(spec: str, n_layers: int) -> list[int]:
-    """Parse ``all`` / ``last`` / ``0,3,-1`` / ``2-5`` into sorted stored layer indices."""
-    spec = spec.strip()
-    if spec in ("", "all"):
-        return list(range(n_layers))
-    if spec == "last":
-        return [n_layers - 1]
-    out: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        a, sep, b = part[1:].partition("-")  # a leading '-' is a negative index, not a range
-        bounds = (part[0] + a, b) if sep else (part,)
-        try:
-            ints = [int(x) for x in bounds]
-        except ValueError:
-            raise ValidationError(f"layers {spec!r}: {part!r} is not a layer index or a range like 2-5") from None
-        idx = [resolve_layer(i, n_layers) for i in ints]
-        out.update(range(idx[0], idx[-1] + 1))
-    if not out:
-        raise ValidationError(f"layers {spec!r} selects no layer")
-    return sorted(out)
+def parse_layers(spec: str, n_layers: "int | list[int]") -> list[int]:
+    """Parse ``all`` / ``last`` / ``every:K`` / ``0,3,-1`` / ``2-5`` into sorted layer numbers among
+    ``n_layers`` (a count, or the stored layer numbers)."""
+    return parse_layer_spec(spec, n_layers)
+
+
+def require_all_layers(reps, what: str, why: str = "") -> None:
+    """Raise unless ``reps`` holds every layer of its model (``what`` names the analysis, ``why`` says why
+    it needs them): a set extracted with ``--layers`` is refused with one line."""
+    have = stored_layers(reps)
+    m = manifest_of(reps)
+    blocks = m.get("n_blocks")
+    full = have == list(range(len(have))) and (blocks is None or len(have) == int(blocks) + 1)
+    if not full:
+        raise ValidationError(f"{what} needs every layer of the model{' (' + why + ')' if why else ''}; this set "
+                              f"holds layers {', '.join(map(str, have))} only: extract it again without --layers")
+
+
+def check_same_layers(sets: Sequence, what: str) -> None:
+    """Raise unless every set holds the same layers (sets extracted with different ``--layers``)."""
+    first = stored_layers(sets[0])
+    for s in sets[1:]:
+        other = stored_layers(s)
+        if other != first:
+            raise ValidationError(f"{what}: the sets hold different layers ({first} and {other}); extract them "
+                                  "with the same --layers")
 
 
 def labelled_rows(reps, layer: int, what: str = "the", *, names: bool = False):
@@ -144,3 +157,4 @@ def check_pair(sets: Sequence, what: str) -> None:
         if a.n_layers != b.n_layers:
             raise ValidationError(f"{what}: the pretrained set has {a.n_layers} layers and the fine-tuned one "
                                   f"{b.n_layers}; extract both from the same architecture")
+        check_same_layers(sets, what)

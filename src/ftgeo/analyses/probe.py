@@ -259,8 +259,8 @@ def probe_layers(reps_train, reps_eval, *, layers=None, kinds: Sequence[str] = (
     if reps_train.n_layers != reps_eval.n_layers:
         raise ValidationError(f"train has {reps_train.n_layers} layers and eval {reps_eval.n_layers}; "
                               "extract both splits with the same model")
-    lay = list(range(reps_train.n_layers)) if layers is None else \
-        sorted({resolve_layer(int(l), reps_train.n_layers) for l in np.atleast_1d(layers)})
+    lay = list(reps_train.layers) if layers is None else \
+        sorted({resolve_layer(int(l), reps_train.layers) for l in np.atleast_1d(layers)})
     unc = SimpleNamespace(intervals=bool(intervals), ci_level=float(ci_level), n_resamples=int(n_resamples),
                           seed=int(random_state))
     g_train = groups_of(reps_train, _labelled_index(reps_train))

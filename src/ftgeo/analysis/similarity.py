@@ -781,7 +781,9 @@ def _backend(device: str | None):
 
 def _as_layer_list(layers) -> list:
     if hasattr(layers, "layer") and hasattr(layers, "n_layers"):
-        return [(lambda i=i: layers.layer(i, dtype=None)) for i in range(layers.n_layers)]
+        held = getattr(layers, "layers", None)  # model numbering of a selectively extracted set
+        numbers = [int(x) for x in held] if held is not None and not callable(held) else range(layers.n_layers)
+        return [(lambda i=i: layers.layer(i, dtype=None)) for i in numbers]
     if isinstance(layers, np.ndarray) and layers.ndim == 3:
         return [(lambda a=a: a) for a in layers]
     if isinstance(layers, (list, tuple)) and layers:
@@ -1255,7 +1257,9 @@ class LayerCKA(FtgeoEstimator):
     def _select(self, reps):
         if hasattr(reps, "layer") and hasattr(reps, "n_layers"):
             from ftgeo.reps import resolve_layer
-            idx = list(range(reps.n_layers)) if self.layers is None else [resolve_layer(i, reps.n_layers) for i in self.layers]
+            held = getattr(reps, "layers", None)
+            held = [int(x) for x in held] if held is not None and not callable(held) else list(range(reps.n_layers))
+            idx = held if self.layers is None else [resolve_layer(i, held) for i in self.layers]
             return [(lambda i=i: reps.layer(i, dtype=None)) for i in idx], idx
         arrs = list(reps)
         idx = list(range(len(arrs))) if self.layers is None else list(self.layers)

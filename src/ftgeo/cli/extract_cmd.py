@@ -1,4 +1,4 @@
-"""``ftgeo extract``: every layer's pooled representations of one task split.
+"""``ftgeo extract``: every layer's (or ``--layers``') pooled representations of one task split.
 
 Flags are generated from :class:`~ftgeo.extract.spec.ExtractSpec` (one per field). Settings come from
 ``--config FILE`` (top level or an ``extract:`` section); flags given on the command line beat the file.
@@ -23,8 +23,12 @@ def spec_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    store = spec.run_extract(progress=not args.no_progress)
-    m = store.manifest
-    extra = f", {m['dropped_targets']} word targets dropped by max_length" if m.get("dropped_targets") else ""
-    print(f"{store.path}: {m['n']} x {m['dim']} x {m['n_layers']} layers ({m['dtype']}, pooling={m['pooling']}{extra})")
+    stores = spec.run_extract(progress=not args.no_progress)
+    for store in (stores.values() if isinstance(stores, dict) else [stores]):
+        m = store.manifest
+        extra = f", {m['dropped_targets']} word targets dropped by max_length" if m.get("dropped_targets") else ""
+        which = "" if m.all_layers else f" {m.stored_layers}"
+        model_dtype = f"model {m.model_dtype}, " if m.model_dtype not in (None, "float32") else ""
+        print(f"{store.path}: {m['n']} x {m['dim']} x {m['n_layers']} layers{which} ({m['dtype']}, "
+              f"{model_dtype}pooling={m['pooling']}{extra})")
     return 0

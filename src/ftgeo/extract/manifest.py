@@ -37,7 +37,9 @@ READABLE_FORMATS = ("ftgeo-reps/1", "ftgeo-reps/2")
 STORE_DTYPES = ("float16", "float32")
 # fields that identify a store: a cache hit needs all of them equal (DESIGN.md)
 IDENTITY_KEYS = ("format", "model", "model_id", "checkpoint", "task", "split", "pooling", "max_length", "dtype",
-                 "max_examples", "fingerprint", "ftgeo_version")
+                 "max_examples", "fingerprint", "ftgeo_version", "layers", "model_dtype")
+#: the dtypes a model may run in during extraction (``model_dtype``; stores written before it ran in float32)
+MODEL_DTYPES = ("float32", "bfloat16", "float16")
 # fields that must also agree to resume a half-written store (they fix the chunk plan)
 PLAN_KEYS = ("n", "n_layers", "dim", "chunk_size", "n_chunks", "chunk_bounds")
 MANIFEST_NAME = "manifest.json"
@@ -138,6 +140,11 @@ class StoreManifest(Mapping):
     task_kind: str | None = None
     is_decoder: bool | None = None
     n_blocks: int | None = None
+    #: the model's layer numbers stored (0 = embeddings); None in stores written before selective extraction
+    #: (they hold every layer). ``layers/layer_XX.npy`` is named by the model's layer number.
+    layers: list[int] | None = None
+    #: the dtype the model ran in (None in older stores: float32)
+    model_dtype: str | None = None
     layer_names: list[str] = field(default_factory=list)
     label_names: list[str] = field(default_factory=list)
     n_examples: int | None = None
@@ -186,6 +193,17 @@ class StoreManifest(Mapping):
         object.__setattr__(self, "label_names", _strs(src, "label_names", self.label_names))
         if self.layer_names and len(self.layer_names) != self.n_layers:
             raise _bad(src, f"{len(self.layer_names)} layer_names for n_layers={self.n_layers}")
+        if self.layers is not None:
+            ok = isinstance(self.layers, (list, tuple)) and all(
+                isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in self.layers)
+            if not ok or list(self.layers) != sorted(set(self.layers)) or len(self.layers) != self.n_layers:
+                raise _bad(src, f"layers must be n_layers={self.n_layers} increasing layer numbers >= 0; got "
+                                f"{self.layers!r:.80}")
+            if self.n_blocks is not None and self.layers and self.layers[-1] > self.n_blocks:
+                raise _bad(src, f"layers {self.layers!r:.80} go beyond the model's {self.n_blocks} blocks")
+            object.__setattr__(self, "layers", list(self.layers))
+        if self.model_dtype is not None and self.model_dtype not in MODEL_DTYPES:
+            raise _bad(src, f"model_dtype={self.model_dtype!r} must be one of {list(MODEL_DTYPES)}")
         if self.chunk_bounds is not None:
             if not isinstance(self.chunk_bounds, (list, tuple)) or \
                     not all(isinstance(b, int) and not isinstance(b, bool) for b in self.chunk_bounds) or \
@@ -217,9 +235,20 @@ class StoreManifest(Mapping):
             out[name] = FileSum(int(v["bytes"]), v["crc32"])
         return out
 
+    @property
+    def stored_layers(self) -> list[int]:
+        """The model's layer numbers this store holds (``layers``, or ``0..n_layers-1`` for older stores)."""
+        return list(self.layers) if self.layers is not None else list(range(self.n_layers))
+
+    @property
+    def all_layers(self) -> bool:
+        """True if the store holds every layer of its model."""
+        total = self.n_blocks + 1 if self.n_blocks is not None else self.n_layers
+        return self.stored_layers == list(range(total))
+
     def _check_files_agree(self) -> None:
         """The recorded file sizes must be those of (n, dim) arrays in ``dtype``: catches an edited n/dim/dtype."""
-        for i in range(self.n_layers):
+        for i in self.stored_layers:
             rec = self.files.get(layer_file(i))
             if rec is None:
                 raise _bad(self.source, f"files has no entry for {layer_file(i)}")
@@ -284,7 +313,7 @@ class StoreManifest(Mapping):
         return StoreManifest.from_dict(data, source=self.source)
 
     def identity(self) -> dict[str, Any]:
-        return {k: self._get(k) for k in IDENTITY_KEYS}
+        return {k: identity_value(self, k) for k in IDENTITY_KEYS}
 
     # ------------------------------------------------------------------ read-only mapping (transition)
     def _get(self, key: str):
@@ -336,13 +365,29 @@ def _norm(v):
     return json.loads(json.dumps(v)) if v is not None else None
 
 
+def identity_value(m: Mapping[str, Any], key: str):
+    """``m[key]`` as identity compares it: ``layers`` is None when the store (or request) covers every layer
+    (stores written before ``layers`` existed hold all); ``model_dtype`` is float32 when not recorded."""
+    v = m.get(key)
+    if key == "model_dtype":
+        return v or "float32"
+    if key == "layers" and v is not None:
+        v = [int(x) for x in v]
+        blocks = m.get("n_blocks")
+        if blocks is not None and v == list(range(int(blocks) + 1)):
+            return None
+    return v
+
+
 def diff_manifest(old: Mapping[str, Any], new: Mapping[str, Any], keys) -> list[str]:
     """``["pooling: 'cls' (stored) != 'mean' (requested)", ...]`` for the differing ``keys``."""
     out = []
     for k in keys:
-        a, b = _norm(old.get(k)), _norm(new.get(k))
+        a, b = _norm(identity_value(old, k)), _norm(identity_value(new, k))
         if a != b:
-            out.append(f"{k}: {old.get(k)!r} (stored) != {new.get(k)!r} (requested)")
+            show = (lambda v: "all" if v is None else v) if k == "layers" else (lambda v: v)
+            out.append(f"{k}: {show(identity_value(old, k))!r} (stored) != {show(identity_value(new, k))!r} "
+                       "(requested)")
     return out
 
 

@@ -48,9 +48,12 @@ def chunk_name(k: int) -> str:
     return f"{k:05d}.npz"
 
 
-def write_chunk(path: Path, k: int, layers: np.ndarray, ids: np.ndarray, labels: np.ndarray) -> None:
-    """Write chunk ``k``: ``layers`` is ``(L+1, rows, dim)`` already in the store dtype."""
-    members = {f"layer_{i:02d}": layers[i] for i in range(layers.shape[0])}
+def write_chunk(path: Path, k: int, layers: np.ndarray, ids: np.ndarray, labels: np.ndarray,
+                layer_numbers=None) -> None:
+    """Write chunk ``k``: ``layers`` is ``(stored layers, rows, dim)`` already in the store dtype; member
+    ``layer_XX`` is named by the model's layer number (``layer_numbers``, default ``0, 1, ...``)."""
+    nums = list(range(layers.shape[0])) if layer_numbers is None else list(layer_numbers)
+    members = {f"layer_{l:02d}": layers[i] for i, l in enumerate(nums)}
     save_npz(Path(path) / "chunks" / chunk_name(k), ids=ids.astype(str), labels=labels.astype(np.int64), **members)
 
 
@@ -63,7 +66,7 @@ def owned_entries(manifest: StoreManifest | None) -> set[str]:
     """Relative paths a store folder may hold that ftgeo wrote (``overwrite`` removes exactly these)."""
     out = {MANIFEST_NAME, LOCK_NAME, "ids.npy", "labels.npy", "layers", "chunks"}
     if manifest is not None:
-        out |= {layer_file(i) for i in range(manifest.n_layers)}
+        out |= {layer_file(i) for i in manifest.stored_layers}
         out |= {f"chunks/{chunk_name(k)}" for k in range(manifest.n_chunks)}
         if manifest.files:
             out |= set(manifest.files)
@@ -186,7 +189,7 @@ def consolidate(path: Path, manifest: Mapping[str, Any], *, keep_chunks: bool = 
         (path / "layers").mkdir(parents=True, exist_ok=True)
         files = {"ids.npy": _save_npy(path / "ids.npy", ids_arr),
                  "labels.npy": _save_npy(path / "labels.npy", labels_arr)}
-        for i in range(m.n_layers):
+        for i in m.stored_layers:
             files[layer_file(i)] = _write_layer_file(path / layer_file(i), chunks, f"layer_{i:02d}", m)
         done = m.replace(complete=True, files={k: v.to_dict() for k, v in files.items()},
                          label_names_crc32=label_names_crc(m.label_names))
@@ -253,7 +256,7 @@ class RepresentationStore:
         m = self._manifest
         if m.files:
             return {k: v.bytes for k, v in m.files.items()}
-        sizes: dict[str, int | None] = {layer_file(i): m.layer_bytes() for i in range(m.n_layers)}
+        sizes: dict[str, int | None] = {layer_file(i): m.layer_bytes() for i in m.stored_layers}
         sizes.update({"ids.npy": None, "labels.npy": None})
         return sizes
 
@@ -268,9 +271,10 @@ class RepresentationStore:
             if want is not None and have != want:
                 kind = "truncated" if have < want else "longer than written"
                 raise _damaged(self.path, f"{rel} is {kind} ({have} of {want} bytes)")
-        shape, dtype = _read_npy_header(self.path / layer_file(0))
+        first = layer_file(m.stored_layers[0])
+        shape, dtype = _read_npy_header(self.path / first)
         if shape != (m.n, m.dim) or dtype != np.dtype(m.dtype):
-            raise _damaged(self.path, f"{layer_file(0)} holds {shape} {dtype} but the manifest says n={m.n}, "
+            raise _damaged(self.path, f"{first} holds {shape} {dtype} but the manifest says n={m.n}, "
                                       f"dim={m.dim}, dtype={m.dtype}")
 
     def _check_crc(self, rel: str, arr: np.ndarray) -> None:
@@ -291,7 +295,7 @@ class RepresentationStore:
             self._verified.clear()
             self._labels = self._ids = None
             _ = self.labels, self.ids
-            for i in range(self.n_layers):
+            for i in self.layers:
                 self._check_crc(layer_file(i), self._open_layer(i))
         finally:
             self._verify = saved
@@ -309,7 +313,9 @@ class RepresentationStore:
 
     @property
     def layers(self) -> list[int]:
-        return list(range(self.n_layers))
+        """The model's layer numbers stored (0 = embeddings); all of ``0..n_layers-1`` unless the store was
+        extracted with ``layers=`` (e.g. ``[0, 8, 16]``)."""
+        return self._manifest.stored_layers
 
     @property
     def layer_names(self) -> list[str]:
@@ -373,14 +379,14 @@ class RepresentationStore:
         return mm
 
     def layer(self, index: int, dtype=np.float32) -> np.ndarray:
-        """Layer ``index`` (0 = embeddings, -1 = last block) as ``(n, dim)``.
+        """Layer ``index`` (the model's layer number, 0 = embeddings; -1 = the last stored layer) as ``(n, dim)``.
 
         Only ``layers/layer_XX.npy`` of that layer is opened (memory-mapped). With
         ``dtype=None`` the read-only memmap itself is returned; otherwise an in-memory copy
         in ``dtype`` (float32 by default, whatever the stored dtype), whose file's CRC-32 is
         checked the first time.
         """
-        i = resolve_layer(index, self.n_layers)
+        i = resolve_layer(index, self.layers)
         mm = self._open_layer(i)
         if dtype is None:
             return mm
@@ -394,7 +400,12 @@ class RepresentationStore:
     def __repr__(self) -> str:
         m = self._manifest
         return (f"<RepresentationStore {m.model} {m.task}/{m.split} pooling={m.pooling} "
-                f"n={m.n} dim={m.dim} layers={m.n_layers} at {self.path}>")
+                f"n={m.n} dim={m.dim} layers={_layers_text(m)} at {self.path}>")
+
+
+def _layers_text(m: StoreManifest) -> str:
+    """``31`` for a store with every layer, ``3 [0,8,16]`` for one extracted with ``layers=``."""
+    return str(m.n_layers) if m.all_layers else f"{m.n_layers} [{','.join(map(str, m.stored_layers))}]"
 
 
 def open_reps(path: str | os.PathLike, *, verify: bool = True) -> RepresentationStore:
@@ -425,7 +436,7 @@ def describe(path: Path) -> str:
         f"incomplete {sum(chunk_done(path, k) for k in range(m.n_chunks))}/{m.n_chunks} chunks"
     ck = f"@{m.checkpoint}" if m.checkpoint else ""
     return (f"{path}  model={m.model}{ck} task={m.task} split={m.split} "
-            f"pooling={m.pooling} n={m.n} dim={m.dim} layers={m.n_layers} "
+            f"pooling={m.pooling} n={m.n} dim={m.dim} layers={_layers_text(m)} "
             f"dtype={m.dtype} {state}")
 
 

@@ -74,11 +74,40 @@ def head_kind(task, train_examples: Sequence) -> str:
                           "labelled task (sentence, pair or token kind)")
 
 
-def _default_name(display: str, task_name: str, recipe: Recipe, seed: int, max_train_samples: int | None) -> str:
+def _default_name(display: str, task_name: str, recipe: Recipe, seed: int, max_train_samples: int | None,
+                  peft=None) -> str:
     parts = [slug(display), slug(task_name), recipe.name, f"s{seed}"]
     if max_train_samples is not None:
         parts.append(f"n{max_train_samples}")
+    if peft is not None:
+        parts.append(peft.method if peft.method == "ia3" else f"{peft.method}-r{peft.rank}")
     return "__".join(parts)
+
+
+def peft_settings(peft: str | None, *, lora_rank: int | None = None, lora_alpha: float | None = None,
+                  lora_dropout: float | None = None, target_modules=None):
+    """The :class:`~ftgeo.models.adapters.PeftSettings` of ``peft`` (``None``/``"none"``: full fine-tuning,
+    and then no adapter setting may be given); one line for every bad value."""
+    lora = {"lora_rank": lora_rank, "lora_alpha": lora_alpha, "lora_dropout": lora_dropout}
+    if peft in (None, "none"):
+        given = [k for k, v in {**lora, "target_modules": target_modules}.items() if v is not None]
+        if given:
+            raise ValidationError(f"{given[0]} applies to parameter-efficient fine-tuning; pass peft='lora' (CLI "
+                                  f"--peft lora) or drop {given[0]}")
+        return None
+    from ftgeo.models.adapters import PEFT_METHODS, PeftSettings
+    if peft not in PEFT_METHODS:
+        raise ValidationError(f"peft={peft!r} must be one of none, {', '.join(PEFT_METHODS)}")
+    if peft == "ia3":
+        given = [k for k, v in lora.items() if v is not None]
+        if given:
+            raise ValidationError(f"{given[0]} applies to lora and qlora, not ia3 (IA3 learns scaling vectors, "
+                                  "with no rank)")
+        return PeftSettings("ia3", target_modules=tuple(target_modules) if target_modules else None)
+    kw = {k: v for k, v in (("rank", lora_rank), ("alpha", lora_alpha), ("dropout", lora_dropout)) if v is not None}
+    if "alpha" in kw:
+        kw["alpha"] = float(kw["alpha"])
+    return PeftSettings(peft, target_modules=tuple(target_modules) if target_modules else None, **kw)
 
 
 def _check_existing_head(model, task, kind: str) -> None:
@@ -199,7 +228,8 @@ def _locate(model, out, name, data: _Data, rec: Recipe, settings: dict[str, Any]
     ident = model_identity(model)
     if is_run_folder(out):
         run = out if isinstance(out, RunDir) else RunDir(out)
-        name = name or _default_name(ident.name, data.task.name, rec, settings["seed"], settings["max_train_samples"])
+        name = name or _default_name(ident.name, data.task.name, rec, settings["seed"], settings["max_train_samples"],
+                                     _peft_of(settings))
         folder = run.model_dir(name)
     else:
         run, folder = None, Path(out)
@@ -210,6 +240,14 @@ def _locate(model, out, name, data: _Data, rec: Recipe, settings: dict[str, Any]
                 "train_fingerprint": fingerprint_examples(data.train_ex, data.task.label_names),
                 "eval_fingerprint": fingerprint_examples(data.eval_ex, data.task.label_names)}
     return _Where(run, folder.expanduser().resolve(), name, ident.name, identity)
+
+
+def _peft_of(settings: dict[str, Any]):
+    p = settings.get("peft")
+    if not p:
+        return None
+    from ftgeo.models.adapters import PeftSettings
+    return PeftSettings(**{k: v for k, v in p.items() if k in ("method", "rank", "alpha", "dropout", "target_modules")})
 
 
 def _result(where: _Where, rank: int, *, always_save: bool):
@@ -247,17 +285,29 @@ def _decide(folder: Path, old: dict | None, identity: dict[str, Any], overwrite:
     return "fresh"
 
 
-def _build_model(model, data: _Data, rec: Recipe):
-    """(LoadedModel, the network with its head, the head's metadata)."""
+def _build_model(model, data: _Data, rec: Recipe, peft=None, model_dtype: str = "float32"):
+    """(LoadedModel, the network with its head -- wrapped in its adapter with ``peft`` --, the head's
+    metadata, the base model's parameter count)."""
     from ftgeo.extract.tokenize import check_max_length
     from ftgeo.finetune.heads import build_word_classifier
     from ftgeo.models import load_model
     task, kind = data.task, data.kind
     _check_existing_head(model, task, kind)
+    load_kw: dict[str, Any] = {}
+    if peft is not None:
+        from ftgeo.models.adapters import bnb_config, check_qlora, require_peft
+        require_peft(peft.method)
+        if kind != "sequence":
+            raise ValidationError(f"--peft {peft.method} trains sentence and sentence-pair heads; task {task.name!r} "
+                                  f"has word-level targets ({kind} head): fine-tune it with --peft none")
+        if peft.method == "qlora":
+            check_qlora()
+            load_kw.update(quantization_config=bnb_config(), device_map={"": 0})
+        load_kw["dtype"] = model_dtype  # the frozen base in the requested dtype; adapters stay float32
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*newly initialized.*")
         if kind == "sequence":
-            lm = load_model(model, head="sequence", label_names=task.label_names)
+            lm = load_model(model, head="sequence", label_names=task.label_names, **load_kw)
             net = lm.model
             if lm.is_decoder and getattr(net.config, "pad_token_id", None) is None:
                 net.config.pad_token_id = lm.tokenizer.pad_token_id
@@ -277,7 +327,14 @@ def _build_model(model, data: _Data, rec: Recipe):
                  "dropout": dropout, "is_decoder": lm.is_decoder, "pooling": _head_pooling(kind, lm.is_decoder),
                  "hidden_size": lm.hidden_size, "n_layers": lm.n_layers, "base_model": None,
                  "task": task.name, "recipe": rec.name}
-    return lm, net, head_meta
+    n_params = sum(p.numel() for p in net.parameters())
+    if peft is not None:
+        from ftgeo.extract.identity import model_identity
+        from ftgeo.models.adapters import adapter_meta, wrap_for_training
+        base_name = model_identity(model).name
+        net = wrap_for_training(net, peft, base_name=base_name, base_source=lm.source)
+        head_meta["peft"] = adapter_meta(peft, net, base_name=base_name, base_source=lm.source)
+    return lm, net, head_meta, n_params
 
 
 def _features(lm, data: _Data, rec: Recipe) -> _Features:
@@ -298,8 +355,15 @@ def _features(lm, data: _Data, rec: Recipe) -> _Features:
     return _Features(train_f, held_f, eval_f, dropped, dropped_eval, time.perf_counter() - t0)
 
 
+def _check_precision(model_dtype: str) -> None:
+    import torch
+    if model_dtype == "float16" and not torch.cuda.is_available():
+        raise ValidationError("model_dtype='float16' trains only on a CUDA GPU (float16 mixed precision needs a "
+                              "gradient scaler there); use model_dtype='bfloat16' or 'float32' on the CPU")
+
+
 def _training_args(folder: Path, rec: Recipe, n_epochs: float, seed: int, logging_steps: int, no_bar: bool,
-                   group_by_length: bool):
+                   group_by_length: bool, precision: str = "float32"):
     import torch
     from transformers import TrainingArguments
     sched = {"linear": "linear", "constant": "constant_with_warmup", "slanted_triangular": "linear"}[rec.scheduler]
@@ -314,6 +378,7 @@ def _training_args(folder: Path, rec: Recipe, n_epochs: float, seed: int, loggin
         remove_unused_columns=False, dataloader_num_workers=0, optim="adamw_torch",
         use_cpu=not torch.cuda.is_available(), ddp_find_unused_parameters=False,
         train_sampling_strategy="group_by_length" if group_by_length else "random",
+        bf16=precision == "bfloat16", fp16=precision == "float16",
     )
 
 
@@ -351,7 +416,8 @@ def _start_meta(where: _Where, old: dict | None, lm, head_meta, n_params, n_epoc
 
 
 def _make_session(where: _Where, old, lm, net, head_meta, rec: Recipe, data: _Data, feats: _Features, *, rank,
-                  n_epochs, seed, checkpoint_every, logging_steps, progress, group_by_length, callbacks) -> _Session:
+                  n_epochs, seed, checkpoint_every, logging_steps, progress, group_by_length, callbacks,
+                  precision: str = "float32", n_params: int | None = None) -> _Session:
     from ftgeo.finetune.data import Collator
     from ftgeo.finetune.trainer import EarlyStopping, FtgeoTrainer, MetadataCallback, ScheduleCallback
     folder, world = where.folder, _world_size()
@@ -360,7 +426,7 @@ def _make_session(where: _Where, old, lm, net, head_meta, rec: Recipe, data: _Da
     if logging_steps is None:
         logging_steps = max(1, min(50, math.ceil(steps_per_epoch / 5)))
     no_bar = (not progress) or os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
-    args = _training_args(folder, rec, n_epochs, seed, logging_steps, no_bar, group_by_length)
+    args = _training_args(folder, rec, n_epochs, seed, logging_steps, no_bar, group_by_length, precision)
     split_names = {"eval": data.eval_split}
     eval_sets = {"eval": feats.eval}
     if feats.held:
@@ -368,8 +434,10 @@ def _make_session(where: _Where, old, lm, net, head_meta, rec: Recipe, data: _Da
         split_names["heldout"] = "heldout"
     ftgeo_state: dict[str, Any] = {"recipe": rec, "n_layers": lm.n_layers, "num_labels": data.task.num_labels,
                                    "eval_sets": eval_sets, "tokenizer": lm.tokenizer, "head_meta": head_meta}
-    meta = _start_meta(where, old, lm, head_meta, sum(p.numel() for p in net.parameters()), n_epochs,
-                       steps_per_epoch, world, data, feats, split_names)
+    meta = _start_meta(where, old, lm, head_meta, n_params if n_params is not None else
+                       sum(p.numel() for p in net.parameters()), n_epochs, steps_per_epoch, world, data, feats,
+                       split_names)
+    meta["trainable_params"] = int(sum(p.numel() for p in net.parameters() if p.requires_grad))
     # the checkpoints whose save finished (ftgeo_checkpoint.json written), whatever the metadata says
     checkpoints = [c for c in scan_checkpoints(folder) if (c.path / CKPT_META).is_file()] if old is not None else []
     meta["checkpoints"] = [c.to_dict(folder) for c in checkpoints]
@@ -465,7 +533,9 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
              epochs: float | None = None, seed: int = 0, checkpoint_every: float | int | None = None,
              overwrite: bool = False, progress: bool = True, logging_steps: int | None = None,
              group_by_length: bool = False, callbacks: Sequence[Any] = (), lock_timeout: float = 0.0,
-             **overrides: Any):
+             peft: str | None = None, lora_rank: int | None = None, lora_alpha: float | None = None,
+             lora_dropout: float | None = None, target_modules: Sequence[str] | None = None,
+             model_dtype: str | None = "auto", **overrides: Any):
     """Fine-tune ``model`` on ``task`` with a named recipe; returns a :class:`FinetuneResult`.
 
     Parameters
@@ -493,7 +563,23 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     callbacks : extra ``transformers.TrainerCallback`` objects.
     lock_timeout : seconds to wait for another process writing the same model folder (default 0:
         fail at once with a message naming it).
+    peft : ``None`` (every weight trains), ``"lora"``, ``"qlora"`` (LoRA on a 4-bit base: CUDA and
+        bitsandbytes) or ``"ia3"``, through the ``peft`` package (``pip install 'ftgeo[peft]'``). The
+        classification head (and BERT's pooler) train in full beside the adapter; the model folder
+        and every checkpoint hold the adapter (see :mod:`ftgeo.models.adapters`), which
+        :func:`ftgeo.models.load_model` and :func:`ftgeo.extract.extract` merge back into the base.
+    lora_rank, lora_alpha, lora_dropout : LoRA's ``r`` (default 8), ``alpha`` (16) and input dropout (0.05).
+    target_modules : modules that get the adapter (default per architecture: every linear map of the
+        blocks for LoRA; keys, values and the MLP output for IA3).
+    model_dtype : ``auto`` (float32 on CPU, bfloat16 with CUDA), ``float32``, ``bfloat16`` or ``float16``.
+        With ``peft`` the frozen base is loaded in it (adapters and head stay float32); full
+        fine-tuning keeps float32 weights and trains in that mixed precision.
     """
+    adapter = peft_settings(peft, lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                            target_modules=target_modules)
+    from ftgeo.models.adapters import resolve_dtype
+    model_dtype = resolve_dtype(model_dtype)
+    _check_precision(model_dtype)
     rec = get_recipe(recipe, **overrides)
     max_train_samples = _renamed(overrides, "max_train_samples", "max_train_examples", max_train_examples)
     max_eval_samples = _renamed(overrides, "max_eval_samples", "max_eval_examples", max_eval_examples)
@@ -502,6 +588,10 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     settings = {"epochs": epochs, "seed": seed, "max_train_samples": max_train_samples,
                 "max_eval_samples": max_eval_samples, "checkpoint_every": checkpoint_every,
                 "group_by_length": bool(group_by_length)}
+    if adapter is not None:   # (keys absent for full float32 runs: their identity is what it always was)
+        settings["peft"] = adapter.to_dict()
+    if model_dtype != "float32":
+        settings["model_dtype"] = model_dtype
     where = _locate(model, out, name, data, rec, settings)
     rank = int(os.environ.get("RANK", "0") or 0)
     old = read_meta(where.folder)
@@ -514,13 +604,15 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     try:
         return _finetune_locked(model, where, data, rec, rank=rank, overwrite=overwrite, seed=seed, epochs=epochs,
                                 checkpoint_every=checkpoint_every, logging_steps=logging_steps, progress=progress,
-                                group_by_length=group_by_length, callbacks=callbacks)
+                                group_by_length=group_by_length, callbacks=callbacks, peft=adapter,
+                                model_dtype=model_dtype)
     finally:
         lock.release()
 
 
 def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, overwrite, seed, epochs,
-                     checkpoint_every, logging_steps, progress, group_by_length, callbacks):
+                     checkpoint_every, logging_steps, progress, group_by_length, callbacks, peft=None,
+                     model_dtype="float32"):
     """The part of :func:`finetune` that runs while rank 0 holds the model folder's lock."""
     folder = where.folder
     old = read_meta(folder)
@@ -529,7 +621,7 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
         return _result(where, rank, always_save=False)
     import transformers
     transformers.set_seed(seed)
-    lm, net, head_meta = _build_model(model, data, rec)
+    lm, net, head_meta, n_params = _build_model(model, data, rec, peft, model_dtype)
     head_meta["base_model"] = where.display
     if rank == 0:
         with storage_errors(folder, "prepare the model folder"):
@@ -538,12 +630,12 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
             else:
                 clean_partial(folder)
     old = None if action == "replace" else old
-    n_params = sum(p.numel() for p in net.parameters())
     n_epochs = float(epochs) if epochs is not None else rec.epochs_for(n_params)
     feats = _features(lm, data, rec)
     s = _make_session(where, old, lm, net, head_meta, rec, data, feats, rank=rank, n_epochs=n_epochs, seed=seed,
                       checkpoint_every=checkpoint_every, logging_steps=logging_steps, progress=progress,
-                      group_by_length=group_by_length, callbacks=callbacks)
+                      group_by_length=group_by_length, callbacks=callbacks, precision=model_dtype,
+                      n_params=n_params)
     try:
         with storage_errors(folder, "write the model folder"):
             out = _train(s)

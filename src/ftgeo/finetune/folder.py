@@ -36,7 +36,8 @@ ALWAYS_OWNED = (META_FILE, LOCK_NAME, "metrics.csv", CHECKPOINT_DIR)
 KNOWN_FINAL = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
                "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
-               "tokenizer.model", "training_args.bin", "ftgeo_head.json", "ftgeo_head.safetensors")
+               "tokenizer.model", "training_args.bin", "ftgeo_head.json", "ftgeo_head.safetensors",
+               "adapter_config.json", "adapter_model.safetensors")
 _CKPT_RE = re.compile(r"checkpoint-\d+")
 
 

@@ -186,7 +186,8 @@ class FinetunedModel:
 
 
 def load_finetuned(folder: str | Path, *, dtype: Any = None) -> FinetunedModel:
-    """Load a fine-tuned model folder (final model or checkpoint) back with its classification head."""
+    """Load a fine-tuned model folder (final model or checkpoint) back with its classification head
+    (a PEFT folder: its base model with the adapter merged in and the trained head)."""
     torch = _torch()
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
     from ftgeo.models import is_decoder_config
@@ -200,7 +201,10 @@ def load_finetuned(folder: str | Path, *, dtype: Any = None) -> FinetunedModel:
     dtype = torch.float32 if dtype is None else dtype
     tok = AutoTokenizer.from_pretrained(folder)
     tok.padding_side = "right"
-    if kind == "sequence":
+    from ftgeo.models.adapters import is_adapter_folder, load_adapted
+    if kind == "sequence" and is_adapter_folder(folder):  # a PEFT run: base + adapter, merged
+        model = load_adapted(folder, head="sequence", dtype=dtype, pad_token_id=tok.pad_token_id)
+    elif kind == "sequence":
         model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype)
     else:
         base = AutoModel.from_pretrained(folder, dtype=dtype)

@@ -49,6 +49,19 @@ class FinetuneSpec(Spec):
     group_by_length: bool = param(False, "batch texts of similar length together (about 3x less padding on SST-2)")
     lock_timeout: float = param(0.0, "wait up to this many seconds for another ftgeo process writing the same "
                                      "folder (0: fail at once)", metavar="SECONDS")
+    # parameter-efficient fine-tuning (peft) and the model's dtype
+    peft: Literal["none", "lora", "qlora", "ia3"] = param(
+        "none", "train an adapter instead of every weight: lora, qlora (4-bit base; needs CUDA and bitsandbytes) "
+                "or ia3 (pip install 'ftgeo[peft]'); the classification head trains in full beside it")
+    lora_rank: int | None = param(None, "LoRA rank r (lora, qlora; default 8)")
+    lora_alpha: float | None = param(None, "LoRA scale alpha: the update is (alpha / r) B A (default 16)")
+    lora_dropout: float | None = param(None, "dropout on the LoRA input (default 0.05)")
+    target_modules: tuple[str, ...] | None = param(
+        None, "modules that get the adapter (default per architecture: every linear map of the blocks for LoRA, "
+              "keys, values and the MLP output for IA3)")
+    model_dtype: Literal["auto", "float32", "bfloat16", "float16"] = param(
+        "auto", "weights' dtype: auto = float32 on CPU, bfloat16 on a GPU. With --peft the frozen base is loaded "
+                "in it; full fine-tuning keeps float32 weights and trains in mixed precision")
     # recipe overrides (None: the recipe's value)
     learning_rate: float | None = param(None, "peak learning rate (default: the recipe's)", aliases=("lr",))
     batch_size: int | None = param(None, "batch size per process (default: the recipe's)")
@@ -87,6 +100,13 @@ class FinetuneSpec(Spec):
         if self.checkpoint_every is not None and self.checkpoint_every <= 0:
             raise ValidationError(f"FinetuneSpec.checkpoint_every must be > 0; got {self.checkpoint_every}")
         self.recipe_obj()  # validates the overrides
+        self.peft_settings()  # validates the adapter settings
+
+    def peft_settings(self):
+        """The :class:`~ftgeo.models.adapters.PeftSettings` of ``peft`` (None for full fine-tuning)."""
+        from ftgeo.finetune.core import peft_settings
+        return peft_settings(self.peft, lora_rank=self.lora_rank, lora_alpha=self.lora_alpha,
+                             lora_dropout=self.lora_dropout, target_modules=self.target_modules)
 
     def overrides(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in RECIPE_FIELDS if getattr(self, k) is not None}
@@ -107,7 +127,10 @@ class FinetuneSpec(Spec):
                     train_split=self.train_split, eval_split=self.eval_split,
                     max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples,
                     seed=self.seed, checkpoint_every=self.checkpoint_every,
-                    group_by_length=self.group_by_length, lock_timeout=self.lock_timeout, **self.overrides())
+                    group_by_length=self.group_by_length, lock_timeout=self.lock_timeout,
+                    peft=None if self.peft == "none" else self.peft, lora_rank=self.lora_rank,
+                    lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout, target_modules=self.target_modules,
+                    model_dtype=self.model_dtype, **self.overrides())
 
     def run_finetune(self, *, progress: bool = True):
         from ftgeo.finetune.core import finetune

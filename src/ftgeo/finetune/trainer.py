@@ -172,7 +172,11 @@ class FtgeoTrainer(Trainer):
             return
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         model = self.accelerator.unwrap_model(self.model)
-        model.save_pretrained(output_dir)
+        from ftgeo.models.adapters import is_peft_model, save_adapter_folder
+        if is_peft_model(model):  # the adapter and the head, plus the base's config.json
+            save_adapter_folder(model, output_dir)
+        else:
+            model.save_pretrained(output_dir)
         self.ftgeo["tokenizer"].save_pretrained(output_dir)
         write_head_meta(output_dir, self.ftgeo["head_meta"])
         torch.save(self.args, Path(output_dir) / "training_args.bin")

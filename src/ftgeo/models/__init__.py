@@ -252,7 +252,7 @@ def folder_model_name(folder: str | Path) -> str:
 
 def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = None, num_labels: int | None = None,
                label_names: Sequence[str] | None = None, dtype: Any = None, revision: str | None = None,
-               ) -> LoadedModel:
+               device_map: Any = None, merge_adapter: bool = True, quantization_config: Any = None) -> LoadedModel:
     """Load a packaged model (``MODELS`` name), a local HF folder or a hub id.
 
     Parameters
@@ -263,8 +263,15 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
     head : ``None`` for the base model (hidden states of every layer), ``"sequence"`` for
         ``AutoModelForSequenceClassification``, ``"token"`` for ``AutoModelForTokenClassification``.
     num_labels, label_names : size/names of the new classification head (``head`` only).
-    dtype : torch dtype of the weights (default ``torch.float32``).
+    dtype : torch dtype of the weights (default ``torch.float32``), or its name (``"bfloat16"``, ...), or
+        ``"auto"``: bfloat16 when CUDA is available, else float32.
     revision : hub revision (branch, tag or commit) for hub ids.
+    device_map : passed to ``from_pretrained`` (``"auto"``: spread the weights over the visible GPUs, then
+        the CPU, with Accelerate's big-model loading); None keeps the model on the CPU.
+    merge_adapter : for a PEFT adapter folder (``ftgeo finetune --peft``): merge the adapter into the
+        base weights (default; exact up to rounding) or keep it as separate layers. The adapter is
+        checked to fit the base model (see :mod:`ftgeo.models.adapters`).
+    quantization_config : passed to ``from_pretrained`` (QLoRA's 4-bit base; needs CUDA and bitsandbytes).
 
     Decoders without a pad token get ``pad = eos`` (tokenizer and config). Padding is on
     the right for every model: positions of real tokens are then the same as in an
@@ -286,9 +293,7 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
                                   f"pass its source {name_or_path.source!r} to load it with head={head!r}")
         return name_or_path
     import torch
-    dtype = torch.float32 if dtype is None else dtype
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype)
+    dtype = torch_dtype(dtype)
     num_labels, label_names = _check_head(head, num_labels, label_names)
     src = _resolve_source(name_or_path, revision)
     config, tokenizer = _load_config_and_tokenizer(src)
@@ -298,9 +303,40 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
             raise ValidationError(f"{src.name}: the decoder's tokenizer has neither a pad nor an eos token")
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
+    from ftgeo.models.adapters import is_adapter_folder, load_adapted
+    if not src.hub and is_adapter_folder(src.path):
+        model = load_adapted(src.path, head=head, dtype=dtype, device_map=device_map, merge=merge_adapter,
+                             num_labels=num_labels, label_names=label_names, pad_token_id=tokenizer.pad_token_id)
+        return _wrap(model, tokenizer, name=src.name, source=src.path, head=head, decoder=decoder)
     cls, head_kwargs = _model_class(head, num_labels, label_names, tokenizer)
-    model = _load_weights(cls, src, dict(src.kwargs, dtype=dtype, **head_kwargs))
+    kwargs = dict(src.kwargs, dtype=dtype, **head_kwargs)
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    if quantization_config is not None:
+        kwargs["quantization_config"] = quantization_config
+    model = _load_weights(cls, src, kwargs)
     return _wrap(model, tokenizer, name=src.name, source=src.path, head=head, decoder=decoder)
+
+
+def torch_dtype(dtype: Any = None):
+    """A torch dtype from None (float32), a torch dtype, a name (``"bfloat16"``) or ``"auto"`` (bfloat16 with
+    CUDA, else float32); anything else is one line."""
+    import torch
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    from ftgeo.models.adapters import resolve_dtype
+    return getattr(torch, resolve_dtype(str(dtype)))
+
+
+def model_dtype_name(model) -> str:
+    """``float32`` / ``bfloat16`` / ``float16``: the dtype of a loaded model's floating-point weights."""
+    import torch
+    for p in model.parameters():
+        if p.is_floating_point():
+            return str(p.dtype).replace("torch.", "")
+    return str(torch.float32).replace("torch.", "")
 
 
 def _check_head(head: Head | None, num_labels: int | None,

@@ -35,7 +35,8 @@ HEAD = "result.json"
 
 #: modules whose import (and whose ``discover_result_kinds()``, where defined) registers Result kinds:
 #: a loader in a fresh process finds the class of any saved kind without this layer importing them
-KIND_PROVIDERS = ("ftgeo.analyses", "ftgeo.results.finetune", "ftgeo.studies.base", "ftgeo.studies.claims")
+KIND_PROVIDERS = ("ftgeo.analyses", "ftgeo.results.finetune", "ftgeo.studies.base", "ftgeo.studies.claims",
+                  "ftgeo.studies.lora")
 
 
 class IncompleteResultError(DataNotFoundError):

@@ -20,6 +20,9 @@ STUDIES.register("emergent", lazy="ftgeo.studies.emergent:run_emergent",
                  help="Emergent properties: frozen vs fine-tuned, PCA compression, variance ratios, salient neurons")
 STUDIES.register("closer-look", lazy="ftgeo.studies.closer_look:run_closer_look",
                  help="A Closer Look: MLP probes, DirectProbe, train/test divergence, dynamics over checkpoints")
+STUDIES.register("lora-vs-full", lazy="ftgeo.studies.lora:run_lora_vs_full",
+                 help="LoRA vs full fine-tuning: CKA to the pretrained model, rogue dimensions, threshold, probes, "
+                      "DirectProbe and the claims per method")
 
 __all__ = ["STUDIES", "StudySpec", "StudyContext", "run_study"]
 
