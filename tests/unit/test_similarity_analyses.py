@@ -218,7 +218,9 @@ class _Ctx:
         return out
 
     def analyze(self, analysis, *inputs, save_as=None, **params):
-        return ANALYSES.get(analysis)(*inputs, run=self.run, name=save_as, progress=False, intervals=False, **params)
+        params.setdefault("intervals", False)
+        params.setdefault("n_blocks", 4)  # what the panel asks for decides; few blocks keep it quick
+        return ANALYSES.get(analysis)(*inputs, run=self.run, name=save_as, progress=False, **params)
 
 
 def test_measures_panel_runs_every_measure_through_ctx(tmp_path):
@@ -228,9 +230,20 @@ def test_measures_panel_runs_every_measure_through_ctx(tmp_path):
     out = measures_panel(ctx, pre, ft)
     assert [s[1] for s in ctx.steps] == [a for a, _, _ in PANEL] + ["intrinsic-dimension"]
     assert all(s[2] == "ok" for s in ctx.steps), ctx.steps
-    assert out["svcca"].pairs == [("pretrained", "pretrained"), ("fine-tuned", "fine-tuned"),
-                                  ("pretrained", "fine-tuned")]
+    assert out["svcca"].pairs == [("pretrained", "fine-tuned")]  # the study compares across models only
+    assert np.isfinite(out["svcca"].table("svcca")["svcca_low"]).any()  # a few layers: intervals (measures="auto")
     assert (ctx.run.figures / "measure_sensitivity_spread.png").is_file()
+
+
+def test_measures_panel_modes(tmp_path):
+    from ftgeo.studies._measures import AUTO_INTERVAL_LAYERS, measures_panel, panel_intervals
+    assert panel_intervals("auto", AUTO_INTERVAL_LAYERS) and not panel_intervals("auto", AUTO_INTERVAL_LAYERS + 1)
+    assert panel_intervals("intervals", 40) and not panel_intervals("points", 3)
+    pre, ft = _pair(n=60)
+    ctx = _Ctx(tmp_path / "off")
+    assert measures_panel(ctx, pre, ft, mode="off") == {} and ctx.steps == []
+    out = measures_panel(_Ctx(tmp_path / "points"), pre, ft, mode="points")
+    assert out["rsa"].table("rsa")["rsa_low"].isna().all()
 
 
 def test_decoder_massive_activations_step_records_a_failure_and_goes_on(tmp_path):

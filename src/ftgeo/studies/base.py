@@ -55,6 +55,12 @@ class StudySpec(Spec):
                                           "RUN/seeds/s<seed>/, and RUN gets per-seed rows, aggregates and the claims "
                                           "over the seeds")
     skip_finetune: bool = param(False, "analyse the pretrained model only")
+    measures: Literal["auto", "intervals", "points", "off"] = param(
+        "auto", "GPTology's measures panel (Procrustes, shape, SVCCA, PWCCA, RSA, mutual kNN, CKNNA, sensitivity, "
+                "intrinsic dimension): with jackknife intervals, points only, or off; auto = intervals up to 13 "
+                "layers (their cost grows with layers^2), points beyond")
+    massive_activations: bool = param(True, "GPTology: massive activations (Sun et al. 2024) of a decoder (the "
+                                            "study's model if it is one, else SmolLM2-135M)")
 
     def validate(self) -> None:
         for name in ("max_train_examples", "max_length", "max_general_examples", "directprobe_points",

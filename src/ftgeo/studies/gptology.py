@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ftgeo.studies._claimstats import cka_stat, cols, difference, fmt, minimum, paired_accuracy_gap, ratio, row
+from ftgeo.studies._measures import decoder_massive_activations, measures_panel
 from ftgeo.studies.base import StudyContext
 from ftgeo.studies.claims import Measurement, claim
 
@@ -33,6 +34,7 @@ def run_gptology(ctx: StudyContext) -> StudyContext:
                                                                 save_as="cka_standardized"))
         ctx.step(STUDY, "rogue", lambda: ctx.analyze("rogue", pre_ev, ft_ev, names=names))
         ctx.step(STUDY, "isotropy", lambda: ctx.analyze("isotropy", pre_ev, ft_ev, names=names))
+        measures_panel(ctx, pre_ev, ft_ev, names=names, mode=spec.measures)
     else:
         ctx.step(STUDY, "cka", lambda: ctx.analyze("cka", pre_ev))
         ctx.step(STUDY, "rogue", lambda: ctx.analyze("rogue", pre_ev, names=["pretrained"]))
@@ -50,6 +52,8 @@ def run_gptology(ctx: StudyContext) -> StudyContext:
     proj_layers = sorted({min(1, last), last // 2, last})  # layer 0 of [CLS] pooling is one constant vector
     ctx.step(STUDY, "projection", lambda: ctx.analyze("projection", target, layers=proj_layers,
                                                       method=["pca", "tsne"], max_points=1000))
+    if spec.massive_activations:
+        decoder_massive_activations(ctx)
     return ctx
 
 
