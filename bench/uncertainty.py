@@ -18,8 +18,12 @@ function to ``PARTS`` and its flags to ``add_arguments``):
   under 10 s on 2 cores. Baseline: ``cka()`` recomputed on the permuted rows (timed on a few permutations,
   extrapolated). Agreement: the null values of those permutations against the baseline's.
 
+* ``probe_sweep`` -- what intervals and the label-permutation baseline cost on the probe sweep
+  (``bench/uncertainty_probes.py``: 5 seeds, linear + MLP, 20 label permutations; ABBA repeats), against the
+  same sweep without them; an overhead (``overhead`` = ftgeo_s / baseline_s), left out of the sums.
+
 Prints one JSON object last: ``name``, ``params``, ``ftgeo_s`` / ``baseline_s`` / ``speedup`` (sums over the
-parts run), ``parts`` (each part's own numbers), and the machine's ``load_avg`` before and after.
+speed parts run), ``parts`` (each part's own numbers), and the machine's ``load_avg`` before and after.
 
     python bench/uncertainty.py                                 # both parts, full size
     python bench/uncertainty.py --n 2000 --d 256 --layers 5     # small
@@ -172,7 +176,19 @@ def bench_cka_permutation(args) -> dict:
     }
 
 
-PARTS = {"cka_intervals": bench_cka_intervals, "cka_permutation": bench_cka_permutation}
+def bench_probe_sweep(args) -> dict:
+    """The 5-seed linear + MLP probe sweep with intervals and the label-permutation baseline against the same
+    sweep without them (``bench/uncertainty_probes.py``, its own sizes: 2,000 x 384, 872 eval rows). An
+    *overhead* part: its baseline is the cheaper point estimate, so it stays out of the speedup sums."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from uncertainty_probes import probe_sweep
+    out = probe_sweep(argparse.Namespace(repeats=args.probe_repeats, seed=args.seed))
+    out["overhead_part"] = True
+    return out
+
+
+PARTS = {"cka_intervals": bench_cka_intervals, "cka_permutation": bench_cka_permutation,
+         "probe_sweep": bench_probe_sweep}
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -189,6 +205,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--n-permutations", type=int, default=1000)
     ap.add_argument("--perm-max-points", type=int, default=2000)
     ap.add_argument("--baseline-permutations", type=int, default=5, help="permutations the baseline times")
+    ap.add_argument("--probe-repeats", type=int, default=2, help="ABBA repeats of the probe sweep (probe_sweep)")
 
 
 def main(argv=None) -> dict:
@@ -203,8 +220,9 @@ def main(argv=None) -> dict:
     parts = {}
     for name in names:
         parts[name] = PARTS[name](args)
-    ftgeo_s = sum(p["ftgeo_s"] for p in parts.values())
-    baseline_s = sum(p["baseline_s"] for p in parts.values())
+    speed = [p for p in parts.values() if not p.get("overhead_part")]  # fast method vs naive: summed
+    ftgeo_s = sum(p["ftgeo_s"] for p in speed)
+    baseline_s = sum(p["baseline_s"] for p in speed)
     out = {
         "name": "uncertainty",
         "params": {"n": args.n, "d": args.d, "layers": args.layers, "parts": names},
