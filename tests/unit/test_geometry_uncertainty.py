@@ -375,3 +375,18 @@ def test_run_ablation_interval_per_point(tmp_path):
     off = run_ablation(tr, ev, head=head, ks=[0, 1, 12], n_random=3, intervals=False)
     assert off.table("curve").accuracy_low.isna().all()
     np.testing.assert_array_equal(off.table("curve").accuracy, c.accuracy)
+
+
+def test_cka_jackknife_bounds_stay_in_the_statistics_range():
+    """One dominant block makes the jackknife's normal interval leave [0, 1]; the bounds are clipped to it
+    (biased CKA), and only the upper end for debiased CKA, which can be negative."""
+    from ftgeo.analyses.cka import cka_range, jackknife_bounds
+    M = np.array([[0.01]])
+    J = np.array([0.9] + [0.0] * 19).reshape(20, 1, 1)    # one block holds the whole similarity
+    lo, hi = jackknife_bounds(M, J, 0.9)
+    assert lo[0, 0] < 0 < hi[0, 0]                         # unclipped: below the range
+    lo, hi = jackknife_bounds(M, J, 0.9, clip=cka_range(False))
+    assert lo[0, 0] == 0.0 and 0 < hi[0, 0] <= 1.0
+    J2 = np.array([-0.9] + [1.0] * 19).reshape(20, 1, 1)
+    lo, hi = jackknife_bounds(np.array([0.99]).reshape(1, 1), J2, 0.9, clip=cka_range(True))
+    assert hi[0, 0] == 1.0 and lo[0, 0] < 0

@@ -88,7 +88,7 @@ class CKAResult(Result):
                 if J.ndim != 3 or J.shape[1:] != M.shape:
                     raise ValidationError(f"leave-outs for {(a, b)} have shape {J.shape}; expected (G, *{M.shape})")
                 arrays[f"jack_{i}"] = J
-                lo, hi = jackknife_bounds(M, J, level)
+                lo, hi = jackknife_bounds(M, J, level, clip=cka_range(bool((meta or {}).get("debiased") or (meta or {}).get("batch_size"))))
             pairs.append([a, b])
             A, B = np.meshgrid(la, lb, indexing="ij")
             rows.append(pd.DataFrame({"pair": f"{a} x {b}", "set_a": a, "set_b": b, "layer_a": A.ravel(),
@@ -288,15 +288,24 @@ SAME_LAYER_COLUMNS = ["set_a", "set_b", "layer", "cka", "cka_low", "cka_high", "
                       "cka_null_q50", "cka_null_q95"]
 
 
-def jackknife_bounds(M: np.ndarray, J: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def cka_range(debiased: bool) -> tuple[float, float]:
+    """Where CKA lives: [0, 1] (biased HSIC: a cosine of two PSD Gram matrices), (-inf, 1] debiased."""
+    return (-np.inf if debiased else 0.0), 1.0
+
+
+def jackknife_bounds(M: np.ndarray, J: np.ndarray, level: float,
+                     clip: tuple[float, float] = (-np.inf, np.inf)) -> tuple[np.ndarray, np.ndarray]:
     """Cell-wise :func:`~ftgeo.analysis.resampling.jackknife_interval` bounds of a matrix ``M`` from its
-    (G, ...) leave-outs ``J`` (NaN where a cell or any of its leave-outs is undefined)."""
+    (G, ...) leave-outs ``J`` (NaN where a cell or any of its leave-outs is undefined), clipped to the
+    statistic's range ``clip`` (the jackknife's normal interval can leave it when one block dominates,
+    e.g. a massive activation in a few rows: SmolLM2's middle layers gave [-2.4, 0.66] around 0.005)."""
     from ftgeo.analysis.resampling import jackknife_interval
 
     lo, hi = np.full(M.shape, np.nan), np.full(M.shape, np.nan)
     for idx in np.ndindex(M.shape):
         _, lo[idx], hi[idx] = jackknife_interval(float(M[idx]), J[(slice(None), *idx)], level)
-    return lo, hi
+    with np.errstate(invalid="ignore"):
+        return np.clip(lo, *clip), np.clip(hi, *clip)
 
 
 @register_analysis("cka", family="gptology", order=10, spec=CKASpec, result=CKAResult,
@@ -409,6 +418,7 @@ def _same_layer_table(reps_a, reps_b, nm, lay, M, J, spec: CKASpec, meta: dict):
         lo = hi = float("nan")
         if J is not None:
             _, lo, hi = jackknife_interval(v, J[:, x, y], spec.ci_level)
+            lo, hi = (float(np.clip(b, *cka_range(debiased))) for b in (lo, hi))
         row = {"set_a": nm[0], "set_b": nm[1], "layer": int(l), "cka": v, "cka_low": lo, "cka_high": hi}
         null = []
         if spec.n_permutations > 0:
