@@ -126,6 +126,10 @@ def run_isotropy(*reps, spec: IsotropySpec) -> IsotropyResult:
                 _, cos_lo, cos_hi = jackknife_interval(cos, cos_out, spec.ci_level)
                 if np.isfinite(iso):
                     _, iso_lo, iso_hi = jackknife_interval(iso, isoscore_jackknife(X, blocks), spec.ci_level)
+            # bounds kept in each statistic's range (IsoScore [0, 1], a cosine [-1, 1]): the jackknife's normal
+            # interval leaves it when one block dominates (SmolLM2's massive activations: IsoScore [-0.09, 0.02])
+            iso_lo, iso_hi = (min(max(b, 0.0), 1.0) if b == b else b for b in (iso_lo, iso_hi))
+            cos_lo, cos_hi = (min(max(b, -1.0), 1.0) if b == b else b for b in (cos_lo, cos_hi))
             rows.append({"set": n, "layer": layer, "isoscore": iso, "isoscore_low": iso_lo, "isoscore_high": iso_hi,
                          "avg_cosine": cos, "avg_cosine_low": cos_lo, "avg_cosine_high": cos_hi,
                          "n": X.shape[0], "d": X.shape[1]})
