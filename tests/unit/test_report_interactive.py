@@ -96,6 +96,13 @@ def test_cka_data_matches_the_matrix_and_names_undefined_cells():
     assert "undefined" in p["text"][1][0] and "CKA 0.300" in p["text"][1][2] and "pre layer 1" in p["text"][1][2]
 
 
+def test_cka_saved_before_intervals_still_renders():
+    t = pd.DataFrame({"pair": "a x a", "set_a": "a", "set_b": "a", "layer_a": [0, 0, 1, 1], "layer_b": [0, 1, 0, 1],
+                      "cka": [np.nan, np.nan, np.nan, 1.0]})
+    (p,) = interactive.cka_data(CKAResult(tables={"cka": t}, meta={}))["pairs"]
+    assert p["z"] == [[None, None], [None, 1.0]] and p["text"][1][1].endswith("CKA 1.000")
+
+
 def test_a_result_the_figure_cannot_read_gets_one_line():
     res = ProjectionResult(tables={"coords": pd.DataFrame({"layer": [1]})}, meta={})
     out = interactive.block(None, "broken", res) if interactive.available() else ""

@@ -169,11 +169,13 @@ def cka_data(res) -> dict[str, Any]:
         a, b = str(g["set_a"].iloc[0]), str(g["set_b"].iloc[0])
         la = sorted(int(v) for v in g["layer_a"].unique())
         lb = sorted(int(v) for v in g["layer_b"].unique())
-        piv = g.pivot_table(index="layer_a", columns="layer_b", values=["cka", "cka_low", "cka_high"],
-                            aggfunc="first", dropna=False)
-        z = piv["cka"].reindex(index=la, columns=lb).to_numpy(float)
-        lo = piv["cka_low"].reindex(index=la, columns=lb).to_numpy(float) if "cka_low" in g else np.full(z.shape, np.nan)
-        hi = piv["cka_high"].reindex(index=la, columns=lb).to_numpy(float) if "cka_high" in g else np.full(z.shape, np.nan)
+        def grid(col):                    # results saved before the intervals existed have no cka_low / _high
+            if col not in g.columns:
+                return np.full((len(la), len(lb)), np.nan)
+            return (g.pivot_table(index="layer_a", columns="layer_b", values=col, aggfunc="first", dropna=False)
+                    .reindex(index=la, columns=lb).to_numpy(float))
+
+        z, lo, hi = grid("cka"), grid("cka_low"), grid("cka_high")
         text = []
         for i, l1 in enumerate(la):
             row = []
@@ -437,6 +439,10 @@ function dynamics(root,d){
       var name='';if(ck){ck.forEach(function(c){if(c.checkpoint===st2.c)name=c.name+(c.step!=null?' (step '+c.step+')':'');});}
       sl[1].textContent=' '+(name||st2.c);
       var lay=base('label centroids of layer '+st2.layer+' up to checkpoint '+(name||st2.c),'pc1','pc2');
+      var xs=[],ys=[];Object.keys(P).forEach(function(lab){xs=xs.concat(P[lab].x);ys=ys.concat(P[lab].y);});
+      var rng=function(v){v=v.filter(function(a){return a!=null;});if(!v.length)return undefined;
+        var lo=Math.min.apply(null,v),hi=Math.max.apply(null,v),pad=(hi-lo)*0.08||1;return [lo-pad,hi+pad];};
+      lay.xaxis.range=rng(xs);lay.yaxis.range=rng(ys);   // the whole path's extent: the slider does not rescale
       Plotly.react(plot2,tr,lay,CFG);}
     draw2();
   }
