@@ -366,6 +366,8 @@ function cka(root,d){
       panel.querySelector('.panel-title').textContent=p.a+' layer '+la+' (left) and '+p.b+' layer '+lb+' (right): CKA '+(v==null?'undefined':v.toFixed(3));
       side1(left,p.a,la,function(){return {x:p.lb,y:p.z[i],t:'CKA of '+p.a+' layer '+la+' with each '+p.b+' layer',xt:p.b+' layer'};});
       side1(right,p.b,lb,function(){return {x:p.la,y:p.z.map(function(r){return r[j];}),t:'CKA of '+p.b+' layer '+lb+' with each '+p.a+' layer',xt:p.a+' layer'};});
+      Plotly.relayout(hm,{shapes:[{type:'rect',xref:'x',yref:'y',x0:j-0.5,x1:j+0.5,y0:i-0.5,y1:i+0.5,
+        line:{color:'#e6194b',width:3}}]});       // the selected cell
       box.setAttribute('data-selected',la+','+lb);
     }
   });
