@@ -41,6 +41,10 @@ def test_gptology_study_on_tiny_model_writes_results_and_report(tmp_path, data_r
     assert set(steps.step) >= {"fine-tune", "cka", "rogue", "threshold", "ablation", "projection", "isotropy"}
     page = run.report.read_text()
     assert "Layer geometry (GPTology)" in page and "data:image/png;base64," in page
+    proj = load_result(run.result_dir("projection"))           # hover labels: the eval split's sentences
+    texts = {ex.id: ex.text for ex in ctx.task.examples(ctx.spec.eval_split)}
+    coords = proj.table("coords")
+    assert proj.meta["set"] == "fine-tuned" and (coords["text"] == coords["id"].astype(str).map(texts)).all()
     # the same study again is a cache hit for fine-tuning and extraction (resume), not a retrain
     ctx2 = run_study("gptology", _spec(model, data_root), run.root, progress=False)
     first, again = ctx.finetuned(), ctx2.finetuned()

@@ -41,7 +41,11 @@ class ProjectionSpec(AnalysisSpec):
 
 
 class ProjectionResult(Result):
-    """2-D coordinates. Table ``coords``: layer, method, index, id, label, label_name, x, y."""
+    """2-D coordinates. Table ``coords``: layer, method, index, id, label, label_name, x, y, and where
+    they were given (see :func:`run_projection`) ``text`` (the example's sentence) and ``prediction`` /
+    ``prediction_name`` (the model's predicted label; -1 / "" where unknown). Results saved before
+    these columns existed have none of them and still load and draw. Meta ``set``: the projected set's
+    name (``model[@checkpoint]`` or the ``set_name`` given), so the report can pair a CKA cell with it."""
 
     kind = "projection"
 
@@ -98,11 +102,19 @@ def _pyplot_cm():
 @register_analysis("projection", family="gptology", order=50, spec=ProjectionSpec, result=ProjectionResult,
                    inputs=[Input("reps", help="one representation folder")],
                    help="2-D t-SNE / PCA / UMAP per layer, coloured by label")
-def run_projection(reps, *, spec: ProjectionSpec, progress: bool = True) -> ProjectionResult:
+def run_projection(reps, *, spec: ProjectionSpec, progress: bool = True, texts=None, predictions=None,
+                   set_name: str | None = None) -> ProjectionResult:
     """2-D t-SNE / PCA / UMAP coordinates of each layer for the same (stratified, seeded)
-    subsample of at most ``max_points`` examples, as a tidy table coloured by label."""
+    subsample of at most ``max_points`` examples, as a tidy table coloured by label.
+
+    ``texts`` (default: ``reps.texts`` where the set has it): each example's sentence, as a mapping
+    from example id to text or a sequence aligned with the set's rows; a word-level row ``id:j`` takes
+    the text of ``id``. ``predictions`` (default: ``reps.predictions``): the model's predicted label
+    index per example, the same two ways. Both are saved in the table for the report's hover labels
+    only. ``set_name``: the name the report pairs with CKA's sets (default ``model[@checkpoint]``)."""
     import pandas as pd
 
+    from ftgeo.analyses._inputs import set_names
     from ftgeo.analysis.projection import project, subsample_indices
     from ftgeo.progress import progress as _progress
 
@@ -112,6 +124,16 @@ def run_projection(reps, *, spec: ProjectionSpec, progress: bool = True) -> Proj
     idx = subsample_indices(labels.size, spec.max_points, spec.seed, labels=labels)
     names = list(reps.label_names)
     ids = np.asarray(reps.ids)
+    text = _per_row(texts if texts is not None else getattr(reps, "texts", None), ids, "texts", str)
+    pred = _per_row(predictions if predictions is not None else getattr(reps, "predictions", None), ids,
+                    "predictions", int)
+    extra = {}
+    if text is not None:
+        extra["text"] = [("" if t is None else str(t)) for t in text[idx]]
+    if pred is not None:
+        p = np.asarray([-1 if v is None else int(v) for v in pred[idx]], dtype=np.int64)
+        extra["prediction"] = p
+        extra["prediction_name"] = [names[v] if 0 <= v < len(names) else "" for v in p]
     frames = []
     for m in methods:
         for l in _progress(lay, enabled=progress, desc=f"{m} per layer", leave=False):
@@ -119,7 +141,44 @@ def run_projection(reps, *, spec: ProjectionSpec, progress: bool = True) -> Proj
             lab = labels[idx]
             frames.append(pd.DataFrame({"layer": l, "method": m, "index": idx, "id": ids[idx], "label": lab,
                                         "label_name": [names[v] if 0 <= v < len(names) else "unlabelled" for v in lab],
-                                        "x": P[:, 0], "y": P[:, 1]}))
+                                        "x": P[:, 0], "y": P[:, 1], **extra}))
     return ProjectionResult(tables={"coords": pd.concat(frames, ignore_index=True)},
-                            meta={"methods": methods, "layers": lay, "max_samples": spec.max_points,
+                            meta={"set": set_name or set_names([reps])[0],
+                                  "methods": methods, "layers": lay, "max_samples": spec.max_points,
                                   "random_state": spec.seed, "perplexity": spec.perplexity})
+
+
+def _per_row(values, ids: np.ndarray, what: str, cast) -> np.ndarray | None:
+    """``values`` (a mapping id -> value, or a sequence with one value per row) as an object array
+    aligned with ``ids``; a word-level row ``id:j`` missing from a mapping takes the value of ``id``;
+    rows the mapping does not name get None. None stays None."""
+    if values is None:
+        return None
+    if hasattr(values, "get") and not isinstance(values, (str, bytes)):
+        out = np.empty(ids.size, dtype=object)
+        for i, k in enumerate(ids):
+            k = str(k)
+            v = values.get(k)
+            if v is None and ":" in k:
+                v = values.get(k.rsplit(":", 1)[0])
+            out[i] = None if v is None else cast(v)
+        return out
+    vals = list(values)
+    if len(vals) != ids.size:
+        raise ValidationError(f"projection: {what} must be a mapping from example id or one value per row "
+                              f"({ids.size}); got {len(vals)} values")
+    out = np.empty(ids.size, dtype=object)
+    out[:] = [None if v is None else cast(v) for v in vals]
+    return out
+
+
+def example_texts(task, split: str) -> dict[str, str]:
+    """``{example id: text}`` of a task's split, for :func:`run_projection`'s ``texts`` (a sentence
+    pair as ``text [SEP] text_pair``; a word-level example as its words joined by spaces)."""
+    out = {}
+    for ex in task.examples(split):
+        if ex.text is not None:
+            out[str(ex.id)] = ex.text + (f" [SEP] {ex.text_pair}" if ex.text_pair else "")
+        elif ex.words:
+            out[str(ex.id)] = " ".join(ex.words)
+    return out

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ftgeo import _atomic
+from ftgeo.report import interactive
 from ftgeo.run import RunDir
 
 _CSS = """
@@ -50,6 +51,7 @@ def write_report(run: str | Path | RunDir, *, title: str | None = None) -> Path:
         body.append("<p>No results yet: run <code>ftgeo analyze ...</code> with <code>--run</code> pointing here.</p>")
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(run.root.name)} - ftgeo</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
+    page = interactive.with_bundle(page)                   # plotly.js inlined once (or a one-line note without it)
     _atomic.write_text(run.report, page)
     return run.report
 
@@ -125,6 +127,7 @@ def _result_block(run: RunDir, name: str, res) -> str:
         parts.append(table.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0))
     for fig in res.meta.get("figures", []):
         parts.append(_figure(run, fig))
+    parts.append(interactive.block(run, name, res))       # Plotly figure after the PNGs ("" for other kinds)
     return "".join(parts)
 
 

@@ -51,10 +51,21 @@ def run_gptology(ctx: StudyContext) -> StudyContext:
     last = target.n_layers - 1
     proj_layers = sorted({min(1, last), last // 2, last})  # layer 0 of [CLS] pooling is one constant vector
     ctx.step(STUDY, "projection", lambda: ctx.analyze("projection", target, layers=proj_layers,
-                                                      method=["pca", "tsne"], max_points=1000))
+                                                      method=["pca", "tsne"], max_points=1000,
+                                                      set_name=names[1] if ft_ev is not None else names[0],
+                                                      texts=_texts(ctx, spec.eval_split)))
     if spec.massive_activations:
         decoder_massive_activations(ctx)
     return ctx
+
+
+def _texts(ctx: StudyContext, split: str) -> dict[str, str] | None:
+    """The split's sentences by example id, for the report's hover labels (None if the task cannot say)."""
+    from ftgeo.analyses.projection import example_texts
+    try:
+        return example_texts(ctx.task, split)
+    except Exception:  # noqa: BLE001 - hover texts are a nicety; the projection runs without them
+        return None
 
 
 # ----------------------------------------------------------------------------- the paper's claims
