@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["num", "with_ci", "row_ci", "layer_list", "collect", "Finding"]
+__all__ = ["num", "pct", "with_ci", "row_ci", "layer_list", "collect", "Finding"]
 
 
 def _finite(x) -> bool:
@@ -34,19 +34,26 @@ def num(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def with_ci(value, low=None, high=None, level: float | None = 0.9, digits: int = 3) -> str:
-    """``0.826 [90% CI 0.81, 0.84]``, or just ``0.826`` when the bounds are missing or NaN."""
-    s = num(value, digits)
+def pct(x, digits: int = 2) -> str:
+    """``0.43%`` for 0.0043 (``n/a`` for NaN)."""
+    return f"{100 * float(x):.{digits}g}%" if _finite(x) else "n/a"
+
+
+def with_ci(value, low=None, high=None, level: float | None = 0.9, digits: int = 3, percent: bool = False) -> str:
+    """``0.826 [90% CI 0.81, 0.84]``, or just ``0.826`` when the bounds are missing or NaN;
+    ``percent=True`` writes shares as percentages."""
+    f = (lambda x: pct(x, digits)) if percent else (lambda x: num(x, digits))
+    s = f(value)
     if _finite(low) and _finite(high):
         lev = f"{100 * level:.0f}% CI " if level else "CI "
-        s += f" [{lev}{num(low, digits)}, {num(high, digits)}]"
+        s += f" [{lev}{f(low)}, {f(high)}]"
     return s
 
 
-def row_ci(row, col: str, level: float | None = 0.9, digits: int = 3) -> str:
+def row_ci(row, col: str, level: float | None = 0.9, digits: int = 3, percent: bool = False) -> str:
     """:func:`with_ci` of ``row[col]`` with ``row[col_low]`` / ``row[col_high]`` where the row has them."""
     get = row.get if hasattr(row, "get") else (lambda k, d=None: d)
-    return with_ci(get(col), get(f"{col}_low"), get(f"{col}_high"), level, digits)
+    return with_ci(get(col), get(f"{col}_low"), get(f"{col}_high"), level, digits, percent)
 
 
 def level_of(result, default: float = 0.9) -> float:
