@@ -228,7 +228,10 @@ class ClusterCountDisplay(Display):
                             ecolor=f"C{i}", elinewidth=0.8, capsize=2)
         ax.set_xticks(sorted(int(l) for l in self.layers["layer"].unique()))
         nl = int(self.layers["n_labels"].max())
-        ax.axhline(nl, color="k", ls="--", lw=1, label=f"labels ({nl})")
+        ax.axhline(nl, color="0.5", ls="--", lw=1, label=f"labels ({nl})", zorder=1)
+        from matplotlib.ticker import MaxNLocator
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))       # counts: no "2.025" ticks
+        ax.set_ylim(0, max(nl, float(np.nanmax(self.layers["n_clusters"].to_numpy(float)))) + 1)
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_ylabel("number of clusters")
         ax.set_title(self.title or "DirectProbe clusters per layer", fontsize=10)
