@@ -480,7 +480,7 @@ def _train(s: _Session):
         s.meta["resumed_from"] = Path(resume).name
     t0 = time.perf_counter()
     from ftgeo.models import hf_progress_off
-    with hf_progress_off(s.no_bar):
+    with hf_progress_off(True if s.no_bar else None):   # transformers' own bars: hidden unless --verbose
         out = trainer.train(resume_from_checkpoint=resume)
     s.state["train_seconds"] = time.perf_counter() - t0
     return out
@@ -504,7 +504,7 @@ def _save_final(s: _Session, out) -> None:
         final_metrics = trainer.evaluate_sets()
     from ftgeo.models import hf_progress_off
     tmp = folder / FINAL_TMP
-    with hf_progress_off(s.no_bar):
+    with hf_progress_off(True if s.no_bar else None):   # transformers' own bars: hidden unless --verbose
         trainer.save_model(str(tmp))
     trainer.accelerator.wait_for_everyone()
     if s.rank == 0:
