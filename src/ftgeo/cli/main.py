@@ -28,6 +28,7 @@ VERBS = {
     "study": ("ftgeo.cli.study_cmd", "run one paper's whole study (fine-tune, extract, analyse, report)"),
     "claims": ("ftgeo.cli.claims_cmd", "check each paper's claims on a run's saved results and list the verdicts"),
     "report": ("ftgeo.cli.report_cmd", "write the HTML report of a run folder from its saved results"),
+    "compare": ("ftgeo.cli.compare_cmd", "put the same results of several runs side by side in compare.html"),
     "demo": ("ftgeo.cli.demo_cmd", "the main job: a small end-to-end study on the packaged models and local data"),
 }
 
