@@ -49,6 +49,12 @@ def test_rogue_spike_grid_has_axis_labels():
     for a in visible:
         assert a.get_xlabel() == "dimension"
         assert a.get_ylabel() == "variance"
+    # a constant layer (layer 0 of [CLS] pooling) says so instead of a pile of "0 1 2" labels at zero
+    vals[0] = np.zeros(16)
+    d = RogueSpikeDisplay(vals, {l: [0, 1] for l in vals}, "pre", "var").plot()
+    first = np.ravel(d.ax_)[0]
+    assert [t.get_text() for t in first.texts] == ["constant layer:\nzero variance in\nevery dimension"]
+    assert first.get_xlabel() == "dimension"
 
 
 def test_variance_ratio_colours_have_a_legend():

@@ -148,6 +148,15 @@ class RogueSpikeDisplay(Display):
         axes = np.ravel(axes) if not hasattr(axes, "plot") else np.array([axes])
         for a, l in zip(axes, layers):
             v = self.values[l]
+            if self.measure in ("var", "var_share") and not np.any(np.nan_to_num(v) > 0):
+                # [CLS] pooling's layer 0: one vector for every input, nothing to draw as spikes
+                a.text(0.5, 0.5, "constant layer:\nzero variance in\nevery dimension", ha="center", va="center",
+                       fontsize=7, color="0.4", transform=a.transAxes)
+                a.set_title(f"layer {l}", fontsize=8)
+                a.set_xlabel("dimension", fontsize=6)
+                a.set_ylabel(_MEASURE_LABEL.get(self.measure, self.measure), fontsize=6)
+                a.tick_params(labelsize=6)
+                continue
             a.vlines(np.arange(v.size), 0, v, lw=0.6, color="#345")
             for dim in self.top[l]:
                 a.annotate(str(dim), (dim, v[dim]), fontsize=7, color="crimson", ha="center", va="bottom")
