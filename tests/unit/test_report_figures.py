@@ -179,3 +179,15 @@ def test_finetune_curves_and_best_versus_final_note():
     assert {ln.get_label() for ln in left.get_lines()} == {"train loss", "dev loss"}
     labels = [ln.get_label() for ln in right.get_lines()]
     assert "dev accuracy" in labels and any(l.startswith("best: step 10") for l in labels)
+
+
+def test_cka_heatmap_names_its_undefined_cells():
+    from ftgeo.analyses.cka import CKAHeatmapDisplay
+    M = np.eye(3)
+    M[0, :] = M[:, 0] = np.nan                      # layer 0 constant
+    d = CKAHeatmapDisplay([M], ["pre x pre"], [[0, 1, 2]], [[0, 1, 2]], ["pre"], ["pre"]).plot()
+    texts = [t.get_text() for t in d.figure_.texts]
+    assert any(t.startswith("grey cells: CKA undefined -- a constant layer") for t in texts)
+    assert d.ax_[0].get_facecolor()[:3] != (1.0, 1.0, 1.0)
+    ok = CKAHeatmapDisplay([np.eye(3)], ["x"], [[0, 1, 2]], [[0, 1, 2]], ["a"], ["a"]).plot()
+    assert not ok.figure_.texts

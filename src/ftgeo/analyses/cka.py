@@ -275,6 +275,8 @@ class CKAHeatmapDisplay(Display):
         for a, M, t, la, lb, sa, sb in zip(axes, self.matrices, self.titles, self.layers_a, self.layers_b,
                                            self.set_a, self.set_b):
             im = a.imshow(M, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="equal")
+            if not np.isfinite(M).all():
+                a.set_facecolor("0.85")                     # undefined cells grey, not a white gap
             a.set_title(t, fontsize=9)
             a.set_ylabel(f"{sa} layer", fontsize=8)
             a.set_xlabel(f"{sb} layer", fontsize=8)
@@ -284,6 +286,9 @@ class CKAHeatmapDisplay(Display):
             a.set_xticks(range(0, len(lb), step_b), [str(v) for v in lb[::step_b]], fontsize=7)
         if im is not None:
             fig.colorbar(im, ax=axes, shrink=0.8, label="CKA")
+        if any(not np.isfinite(M).all() for M in self.matrices):
+            fig.text(0.01, -0.02, "grey cells: CKA undefined -- a constant layer (layer 0 with [CLS] pooling is one "
+                                  "vector for every input)", fontsize=7, color="0.3", ha="left", va="top")
         if self.subtitle:
             fig.suptitle(self.subtitle, fontsize=10)
         self.figure_, self.ax_ = fig, axes
