@@ -30,6 +30,11 @@ def bars_off() -> bool:
     return os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
 
 
+def bar_open() -> bool:
+    """True while one of ftgeo's bars is visible (e.g. a study step's): other bars should stay hidden."""
+    return _live[0] > 0
+
+
 def _bar_class():
     from tqdm.auto import tqdm
 
