@@ -252,7 +252,7 @@ def params_html(meta: dict) -> list[str]:
         out.append("<p class=meta>" + "; ".join(f"{html.escape(str(k))}: {html.escape(t)}" for k, _, t in short) + "</p>")
     if long_:
         out.append("<details class=meta><summary>more parameters (" + ", ".join(html.escape(str(k)) for k, _, _ in long_)
-                   + ")</summary><pre>" + html.escape("\n".join(f"{k}: {json.dumps(v, indent=1, default=str)}"
+                   + ")</summary><pre style='white-space:pre-wrap'>" + html.escape("\n".join(f"{k}: {json.dumps(v, default=str)}"
                                                                for k, v, _ in long_)) + "</pre></details>")
     return out
 
