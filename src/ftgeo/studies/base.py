@@ -173,10 +173,11 @@ class StudyContext:
         from ftgeo.progress import step as _step_bar
         from ftgeo.progress import verbose
         t0 = time.perf_counter()
-        bar = None
+        shown = False
         try:
             # one bar for the step, named after it (the inner bars hidden behind it unless --verbose)
             with _step_bar(f"[{study}] {name}", enabled=self.progress) as bar:
+                shown = not bar.disable
                 out = fn()
         except Exception as exc:  # noqa: BLE001 - reported in steps.csv, the report and the exit code
             self.steps.append(StepRecord(study, name, "failed", time.perf_counter() - t0,
@@ -188,7 +189,7 @@ class StudyContext:
                 print(f"[{study}] {name}: rerun with --verbose for the traceback")
             return None
         self.steps.append(StepRecord(study, name, "ok", time.perf_counter() - t0))
-        if bar is None or bar.disable:      # no bar showed it: one line instead
+        if not shown:                       # no bar showed it: one line instead
             print(f"[{study}] {name}: done in {self.steps[-1].seconds:.1f} s")
         return out
 
