@@ -104,5 +104,5 @@ def test_cli_centroids_verb(run_folder, capsys):
     res = load_result(run_folder / "results" / "centroids")
     assert res.kind == "centroids" and res.meta["params"] == {"layers": 1, "center": True}
     assert sorted(res.table("movement")["label"]) == _NAMES and set(res.table("movement")["layer"]) == {1}
-    assert res.meta["figures"] == []
+    assert res.meta["figures"] == ["centroids_movement"]      # issue 15: centroids has a figure now
     assert "centroids: wrote" in capsys.readouterr().out

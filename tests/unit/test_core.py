@@ -210,8 +210,12 @@ def test_cli_no_progress_silences_transformers_bars_and_restores(monkeypatch):
     with _progress_env(True):
         assert os.environ["FTGEO_NO_PROGRESS"] == "1"
     assert os.environ["FTGEO_NO_PROGRESS"] == "0"
+    with _progress_env(False), hf_progress_off():    # a quiet console: hidden unless --verbose
+        assert not hf_logging.is_progress_bar_enabled()
+    monkeypatch.setenv("FTGEO_VERBOSE", "1")
     with _progress_env(False), hf_progress_off():
         assert hf_logging.is_progress_bar_enabled()
+    monkeypatch.delenv("FTGEO_VERBOSE")
     with hf_progress_off(True):          # explicit, as fine-tuning calls it with progress=False
         assert not hf_logging.is_progress_bar_enabled()
     with hf_progress_off(False):

@@ -204,14 +204,17 @@ def test_extract_runs_in_eval_mode_and_restores_training(tmp_path):
     assert lm.model.training
 
 
-@pytest.mark.parametrize("progress", [False, True])
-def test_progress_false_also_hides_transformers_bars(tmp_path, capfd, monkeypatch, progress):
-    """``extract(progress=False)`` prints no bar at all, transformers' weight-loading bar included."""
+@pytest.mark.parametrize("progress,verbose", [(False, False), (True, False), (True, True)])
+def test_progress_false_also_hides_transformers_bars(tmp_path, capfd, monkeypatch, progress, verbose):
+    """``extract(progress=False)`` prints no bar at all, transformers' weight-loading bar included; with
+    progress on, that bar shows only with ``--verbose`` (FTGEO_VERBOSE=1): a quiet console by default."""
     from ftgeo.testing.models import tiny_model
     monkeypatch.delenv("FTGEO_NO_PROGRESS", raising=False)
+    monkeypatch.setenv("FTGEO_VERBOSE", "1" if verbose else "")
     monkeypatch.setenv("TQDM_DISABLE", "")
     folder = tiny_model("bert", seed=0).save(tmp_path / "m")
     capfd.readouterr()
     extract(str(folder), sentence_task(4), "dev", pooling="cls", out=tmp_path / "s", progress=progress)
     err = capfd.readouterr().err
-    assert ("Loading weights" in err) is progress
+    assert ("Loading weights" in err) is (progress and verbose)
+    assert ("extract m" in err) is progress               # ftgeo's own bar follows progress=

@@ -76,6 +76,30 @@ class AblationResult(Result):
     def displays(self):
         return [("curve", AblationCurveDisplay.from_result(self))]
 
+    def findings(self):
+        """Accuracy after zeroing the most dimensions tried, per mode (highest / lowest variance, random),
+        against the full model."""
+        from ftgeo.report.findings import level_of, num, with_ci
+        m = self.mean_curve()
+        if m.empty:
+            return []
+        lev = level_of(self)
+        # the k where zeroing the highest-variance dimensions hurts most against zeroing random ones
+        w = m.pivot(index="k", columns="mode", values="mean")
+        if not {"highest", "random"} <= set(w.columns) or not (w.index > 0).any():
+            return []
+        gap = (w["random"] - w["highest"])[w.index > 0]
+        k = int(gap.idxmax())
+        parts = []
+        for _, r in m[m["k"] == k].iterrows():
+            parts.append(f"{r['mode']} variance {with_ci(r['mean'], r.get('low'), r.get('high'), lev)}"
+                         if r["mode"] != "random" else f"random {num(r['mean'])} (mean of the draws)")
+        full = with_ci(self.meta.get("full_accuracy"), self.meta.get("full_accuracy_low"),
+                       self.meta.get("full_accuracy_high"), lev)
+        return [(f"Layer {num(self.meta.get('layer'))}: zeroing {k} dimensions leaves eval accuracy "
+                 + ", ".join(parts) + f" (full model {full}); k = {k} is where the highest-variance dimensions "
+                 "matter most against random ones.", "curve")]
+
 
 class AblationCurveDisplay(Display):
     """Accuracy vs number of zeroed dimensions: highest vs lowest variance vs random (band = min..max)."""

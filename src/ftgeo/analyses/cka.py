@@ -195,6 +195,47 @@ class CKAResult(Result):
             out.append(row)
         return pd.DataFrame(out)
 
+    def findings(self):
+        """Same-layer CKA between two sets: where it is highest and where it falls (with the jackknife
+        interval where saved); for one set, the CKA of the first layer with the last; undefined layers named."""
+        from ftgeo.report.findings import layer_list, level_of, num, with_ci
+        lev = level_of(self)
+        out = []
+        sl = self.same_layer()
+        for a, b in self.pairs:
+            la, lb = self.meta["layers"][a], self.meta["layers"][b]
+            M = self.matrix(a, b)
+            if a == b:
+                if len(la) > 1 and np.isfinite(M[0, -1]):
+                    out.append((f"{a}: CKA of layer {la[0]} with layer {la[-1]} is {num(M[0, -1])}; neighbouring "
+                                f"layers: {num(np.nanmin(np.diag(M, 1)) if np.isfinite(np.diag(M, 1)).any() else np.nan)}"
+                                f" at the least similar pair.", "heatmaps"))
+                continue
+            same = [(l, float(M[la.index(l), lb.index(l)])) for l in la if l in lb]
+            ok = [(l, v) for l, v in same if np.isfinite(v)]
+            if not ok:
+                continue
+            ci = {}
+            if not sl.empty and {"cka_low", "cka_high"} <= set(sl.columns):
+                for _, r in sl[(sl["set_a"] == a) & (sl["set_b"] == b)].iterrows():
+                    ci[int(r["layer"])] = (r["cka_low"], r["cka_high"])
+            hi_l = [l for l, v in ok if v >= max(v for _, v in ok) - 0.02]
+            lo_l, lo_v = min(ok, key=lambda t: t[1])
+            last_l, last_v = ok[-1]
+            what = ("standardized " if self.meta.get("standardize") else "") + (
+                f"{self.meta.get('kernel')}-kernel " if self.meta.get("kernel") not in (None, "linear") else "")
+            head = what + "same-layer CKA"
+            msg = (f"{head[0].upper() + head[1:]} between {a} and {b} is {num(max(v for _, v in ok), 2)} at layer(s) "
+                   f"{layer_list(hi_l)} and {with_ci(last_v, *ci.get(last_l, (None, None)), level=lev, digits=2)} "
+                   f"at layer {last_l}")
+            if lo_l != last_l:
+                msg += f"; lowest {with_ci(lo_v, *ci.get(lo_l, (None, None)), level=lev, digits=2)} at layer {lo_l}"
+            undefined = [l for l, v in same if not np.isfinite(v)]
+            if undefined:
+                msg += f" (undefined at layer {layer_list(undefined)}: a constant layer)"
+            out.append((msg + ".", "heatmaps"))
+        return out
+
     def displays(self):
         out = [("heatmaps", CKAHeatmapDisplay.from_result(self))]
         if not self.same_layer().empty:
@@ -234,6 +275,8 @@ class CKAHeatmapDisplay(Display):
         for a, M, t, la, lb, sa, sb in zip(axes, self.matrices, self.titles, self.layers_a, self.layers_b,
                                            self.set_a, self.set_b):
             im = a.imshow(M, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="equal")
+            if not np.isfinite(M).all():
+                a.set_facecolor("0.85")                     # undefined cells grey, not a white gap
             a.set_title(t, fontsize=9)
             a.set_ylabel(f"{sa} layer", fontsize=8)
             a.set_xlabel(f"{sb} layer", fontsize=8)
@@ -243,6 +286,9 @@ class CKAHeatmapDisplay(Display):
             a.set_xticks(range(0, len(lb), step_b), [str(v) for v in lb[::step_b]], fontsize=7)
         if im is not None:
             fig.colorbar(im, ax=axes, shrink=0.8, label="CKA")
+        if any(not np.isfinite(M).all() for M in self.matrices):
+            fig.text(0.01, -0.02, "grey cells: CKA undefined -- a constant layer (layer 0 with [CLS] pooling is one "
+                                  "vector for every input)", fontsize=7, color="0.3", ha="left", va="top")
         if self.subtitle:
             fig.suptitle(self.subtitle, fontsize=10)
         self.figure_, self.ax_ = fig, axes

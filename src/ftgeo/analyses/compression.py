@@ -107,6 +107,27 @@ class CompressionResult(Result):
         """The resampling unit (sentence or example) of each eval row of ``model``'s set."""
         return self.array(_key("eval_groups", model))
 
+    def findings(self):
+        """Per model and layer: the accuracy of the in-domain PCA classifier on the first component
+        against all dimensions (the paper: one component of the fine-tuned space keeps the accuracy)."""
+        from ftgeo.report.findings import level_of, row_ci
+        lev = level_of(self)
+        cur, full = self.curve, self.full
+        out = []
+        for (layer,), gl in cur[cur["source"] == "in_domain"].groupby(["layer"], sort=False):
+            parts = []
+            for model, g in gl.groupby("model", sort=False):
+                k1 = g[g["k"] == 1]
+                f = full[(full["model"] == model) & (full["layer"] == layer)]
+                if k1.empty or f.empty:
+                    continue
+                parts.append(f"{model}: {row_ci(k1.iloc[0], 'accuracy', lev)} of {row_ci(f.iloc[0], 'accuracy', lev)} "
+                             "with all dimensions")
+            if parts:
+                out.append((f"Layer {int(layer)}, one PCA component (in-domain) keeps eval accuracy " + "; ".join(parts)
+                            + ".", f"layer{int(layer)}"))
+        return out
+
     def summary(self) -> pd.DataFrame:
         """Per model, layer and source: accuracy at k = 1, the smallest k reaching 95% of the
         all-dimension accuracy, and the all-dimension and fine-tuned accuracies."""

@@ -178,6 +178,24 @@ class DirectProbeLayersResult(Result):
     def displays(self):
         return [("clusters", ClusterCountDisplay.from_result(self))]
 
+    def findings(self):
+        """Per set: at which layers the clusters match the labels (linearly separable, DirectProbe Sec. 4.1),
+        and the cluster-based eval accuracy at the last layer."""
+        from ftgeo.report.findings import layer_list, level_of, row_ci
+        t = self.table("layers")
+        if t.empty:
+            return []
+        lev = level_of(self)
+        out = []
+        for s, g in t.groupby("set", sort=False):
+            sep = g[g["n_clusters"] == g["n_labels"]]["layer"]
+            last = g[g["layer"] == g["layer"].max()].iloc[0]
+            acc = (f"; eval accuracy of the nearest cluster at layer {int(last['layer'])}: "
+                   f"{row_ci(last, 'eval_accuracy', lev)}" if "eval_accuracy" in last else "")
+            out.append((f"{s}: as many clusters as labels ({int(g['n_labels'].max())}, linearly separable) at layers "
+                        f"{layer_list(sep) if len(sep) else 'none'} of {layer_list(g['layer'])}{acc}.", "clusters"))
+        return out
+
 
 class ClusterCountDisplay(Display):
     """DirectProbe cluster count per layer, one line per set, with the number of labels as a dashed line
@@ -194,21 +212,31 @@ class ClusterCountDisplay(Display):
 
     def plot(self, ax=None) -> "ClusterCountDisplay":
         fig, ax = self._new_axes(ax, figsize=(6.0, 3.8))
-        for i, (s, g) in enumerate(self.layers.groupby("set", sort=False)):
+        groups = list(self.layers.groupby("set", sort=False))
+        styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
+        for i, (s, g) in enumerate(groups):
             g = g.sort_values("layer")
-            ax.plot(g["layer"], g["n_clusters"], "-o", ms=3, color=f"C{i}", label=f"{s} clusters")
+            # equal counts (2 clusters for 2 labels at every layer) put one set's line on top of the other's:
+            # each set gets its own line style and marker and a small sideways offset
+            x = g["layer"].to_numpy(float) + 0.08 * (i - (len(groups) - 1) / 2)
+            ax.plot(x, g["n_clusters"], ls=styles[i % 4], marker=markers[i % 4], ms=4, color=f"C{i}",
+                    label=f"{s} clusters", zorder=3 + i)
             if has_interval(g, "n_clusters"):
                 v = g["n_clusters"].to_numpy(float)
                 lo, hi = g["n_clusters_low"].to_numpy(float), g["n_clusters_high"].to_numpy(float)
-                ax.errorbar(g["layer"], v, yerr=[np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)], fmt="none",
+                ax.errorbar(x, v, yerr=[np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)], fmt="none",
                             ecolor=f"C{i}", elinewidth=0.8, capsize=2)
+        ax.set_xticks(sorted(int(l) for l in self.layers["layer"].unique()))
         nl = int(self.layers["n_labels"].max())
-        ax.axhline(nl, color="k", ls="--", lw=1, label=f"labels ({nl})")
+        ax.axhline(nl, color="0.5", ls="--", lw=1, label=f"labels ({nl})", zorder=1)
+        from matplotlib.ticker import MaxNLocator
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))       # counts: no "2.025" ticks
+        ax.set_ylim(0, max(nl, float(np.nanmax(self.layers["n_clusters"].to_numpy(float)))) + 1)
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_ylabel("number of clusters")
         ax.set_title(self.title or "DirectProbe clusters per layer", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, handlelength=3.5)
         self.figure_, self.ax_ = fig, ax
         return self
 

@@ -98,6 +98,32 @@ class DynamicsResult(Result):
             out = out.merge(ls[["layer"] + extra], on="layer", how="left")
         return out
 
+    def findings(self):
+        """Per layer: the labels' mean minimum distance at the first and the last checkpoint, and the
+        last checkpoint's spatial similarity to the pretrained space where it is defined."""
+        from ftgeo.report.findings import level_of, num, row_ci
+        lev = level_of(self)
+        out = []
+        md = self.table("min_distance")
+        if md.empty:
+            return out
+        ck = self.table("checkpoints") if "checkpoints" in self.tables else None
+        first, last = md["checkpoint"].min(), md["checkpoint"].max()
+        steps = ""
+        if ck is not None and "step" in ck:
+            st = dict(zip(ck["checkpoint"], ck["step"]))
+            steps = f" (step {num(st.get(first))} to step {num(st.get(last))})"
+        summ = self.summary()
+        for _, r in summ.iterrows():
+            change = (f", a change of {row_ci(r, 'mean_min_distance_change', lev)}"
+                      if "mean_min_distance_change" in r and np.isfinite(float(r["mean_min_distance_change"])) else "")
+            sim = (f"; spatial similarity to pretrained at the last checkpoint: {row_ci(r, 'similarity_last', lev)}"
+                   if np.isfinite(float(r.get("similarity_last", np.nan))) else "")
+            out.append((f"Layer {int(r['layer'])}: the labels' mean minimum distance to the other labels goes from "
+                        f"{num(r['mean_min_distance_first'])} to {num(r['mean_min_distance_last'])} over training"
+                        f"{steps}{change}{sim}.", "min_distance"))
+        return out
+
     def displays(self):
         layers = self.meta.get("plot_layers")
         return [("min_distance", MinDistanceTrajectoryDisplay.from_result(self, layers=layers)),
@@ -193,12 +219,23 @@ class SimilarityOverTrainingDisplay(Display):
     over training: one line per layer, coloured from light (low layers) to dark (high layers); bands
     from the subsampling interval and a dotted line at the Mantel null's 95% quantile, where present."""
 
-    def __init__(self, similarity: pd.DataFrame):
+    def __init__(self, similarity: pd.DataFrame, n_labels: int | None = None):
         self.sim = similarity.copy()
+        self.n_labels = n_labels
 
     @classmethod
     def from_result(cls, result) -> "SimilarityOverTrainingDisplay":
-        return cls(result.table("similarity"))
+        n = None
+        if "min_distance" in result.tables and "label" in result.table("min_distance"):
+            n = int(result.table("min_distance")["label"].nunique())
+        return cls(result.table("similarity"), n)
+
+    def empty_reason(self) -> str | None:
+        if self.sim.empty or not np.isfinite(self.sim["similarity"].to_numpy(float)).any():
+            labels = f" (this task has {self.n_labels})" if self.n_labels is not None else ""
+            return (f"spatial similarity is undefined with fewer than 3 labels{labels}: it correlates the "
+                    "distances between label pairs, and a correlation needs at least 2 pairs")
+        return None
 
     def plot(self, ax=None) -> "SimilarityOverTrainingDisplay":
         import matplotlib

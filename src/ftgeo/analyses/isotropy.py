@@ -51,6 +51,21 @@ class IsotropyResult(Result):
     def displays(self):
         return [("layers", IsotropyDisplay.from_result(self))]
 
+    def findings(self):
+        """Per set: IsoScore and the average cosine similarity at the last layer (1 = isotropic / 1 = all
+        vectors point the same way), with the jackknife interval where saved."""
+        from ftgeo.report.findings import level_of, row_ci
+        t = self.table("isotropy")
+        lev = level_of(self)
+        parts = []
+        for s, g in t.groupby("set", sort=False):
+            r = g[g["layer"] == g["layer"].max()].iloc[0]
+            parts.append(f"{s} IsoScore {row_ci(r, 'isoscore', lev)}, average cosine {row_ci(r, 'avg_cosine', lev)}")
+        if not parts:
+            return []
+        return [(f"At the last layer ({int(t['layer'].max())}): " + "; ".join(parts)
+                 + " (IsoScore 1 = isotropic, 0 = one direction holds all the variance).", "layers")]
+
 
 class IsotropyDisplay(Display):
     """IsoScore and average cosine similarity per layer, one line per set."""

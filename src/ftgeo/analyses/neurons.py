@@ -103,6 +103,34 @@ class NeuronsResult(Result):
         out.columns.name = None
         return out
 
+    def findings(self):
+        """Per layer: the share of neurons above the single-neuron accuracy threshold (pretrained vs
+        fine-tuned), and the best single neuron and all dimensions' eval accuracies."""
+        from ftgeo.report.findings import level_of, num, row_ci
+        lev = level_of(self)
+        frac, thr = self.meta.get("fraction_above") or {}, self.meta.get("threshold") or {}
+        p = self.table("paper")
+        out = []
+        for l in self.meta.get("layers", []):
+            parts = []
+            for key, f in frac.items():
+                m, _, lay = key.rpartition("|")
+                if str(lay) == str(l):
+                    parts.append(f"{m} {100 * float(f):.1f}%")
+            t = {num(v) for k, v in thr.items() if k.endswith(f"|{l}")}
+            if parts:
+                out.append((f"Layer {l}: share of neurons whose single-neuron CV accuracy exceeds the threshold "
+                            f"{'/'.join(sorted(t))}: " + ", ".join(parts) + ".", f"hist_layer{l}"))
+            acc = []
+            for m, g in p[p["layer"] == l].groupby("model", sort=False):
+                b1, al = g[g["method"] == "best_1"], g[g["method"] == "all_dims"]
+                if not b1.empty and not al.empty:
+                    acc.append(f"{m}: best neuron {row_ci(b1.iloc[0], 'eval_accuracy', lev)} vs all "
+                               f"{int(al['n_dims'].iloc[0])} dimensions {row_ci(al.iloc[0], 'eval_accuracy', lev)}")
+            if acc:
+                out.append((f"Layer {l} eval accuracy, " + "; ".join(acc) + ".", f"best_layer{l}"))
+        return out
+
     def displays(self):
         out = []
         for l in self.meta["layers"]:
@@ -133,13 +161,18 @@ class NeuronHistogramDisplay(Display):
         ax = self.ax_
         lo, hi = float(self.single.cv_accuracy.min()), float(self.single.cv_accuracy.max())
         edges = np.linspace(lo, hi if hi > lo else lo + 1e-3, bins + 1)
+        drawn: set[float] = set()
         for model, g in self.single.groupby("model", sort=False):
             key = f"{model}|{self.layer}"
             frac = self.fractions.get(key)
             lab = model if frac is None else f"{model} ({100 * frac:.1f}% above threshold)"
             patches = ax.hist(g.cv_accuracy, bins=edges, alpha=0.5, label=lab)[2]
             if key in self.thresholds:
-                ax.axvline(self.thresholds[key], color="k", ls="--", lw=0.8)
+                t = float(self.thresholds[key])
+                named = t in drawn          # one legend entry per distinct threshold
+                drawn.add(t)
+                ax.axvline(t, color="k", ls="--", lw=0.8,
+                           label=None if named else f"threshold: CV accuracy {t:.3g}")
             nl = None if self.null is None else self.null[self.null.model == model]
             if nl is not None and len(nl) and np.isfinite(float(nl.best_1_null_q95.iloc[0])):
                 # where the best of all neurons lands under shuffled labels (95% quantile): a neuron right

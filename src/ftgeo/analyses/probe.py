@@ -166,6 +166,30 @@ class ProbeResult(Result):
     def displays(self):
         return [("accuracy", ProbeAccuracyDisplay.from_result(self))]
 
+    def findings(self):
+        """Last-layer probe accuracy per set and kind (with the within-seed interval where saved) and the
+        best layer of each."""
+        from ftgeo.report.findings import level_of, row_ci
+        b = self.table("best")
+        if b.empty:
+            return []
+        lev = level_of(self)
+        out = []
+        for kind, gk in b.groupby("kind", sort=False):
+            last = int(gk["layer"].max())
+            parts = []
+            for s, g in gk.groupby("set", sort=False):
+                r = g[g["layer"] == last]
+                if r.empty:
+                    continue
+                best = g.loc[g["mean"].idxmax()]
+                parts.append(f"{s} {row_ci(r.iloc[0], 'mean', lev)} (best layer {int(best['layer'])}: "
+                             f"{row_ci(best, 'mean', lev)})")
+            if parts:
+                out.append((f"{kind.upper() if kind == 'mlp' else kind.capitalize()} probe eval accuracy at the last "
+                            f"probed layer ({last}): " + "; ".join(parts) + ".", "accuracy"))
+        return out
+
 
 _STYLE = {"linear": "--", "mlp": "-"}
 
@@ -206,7 +230,8 @@ class ProbeAccuracyDisplay(Display):
             "\nbars: within-seed interval" if has_interval(self.best, "mean") else ""))
         ax.set_title(self.title or "probe accuracy per layer", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        # handles long enough to show the dash pattern past the marker (a short handle drew "linear" solid)
+        ax.legend(fontsize=7, handlelength=4.0)
         self.figure_, self.ax_ = fig, ax
         return self
 

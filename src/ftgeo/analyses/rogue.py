@@ -89,9 +89,36 @@ class RogueResult(Result):
         layer = layer if layer is not None else int(t["layer"].max())
         return t[(t["set"] == set_name) & (t["layer"] == layer)].sort_values("rank")["dim"].to_numpy()
 
+    def findings(self):
+        """Per set, the last layer's principal (highest-variance) dimension and its share of the variance,
+        and the top-k overlap between the first two sets there."""
+        from ftgeo.report.findings import level_of, num, row_ci
+        lay = self.table("layers")
+        if lay.empty:
+            return []
+        lev = level_of(self)
+        sets = list(dict.fromkeys(lay["set"]))
+        out = []
+        for i, s in enumerate(sets):
+            g = lay[lay["set"] == s]
+            r = g[g["layer"] == g["layer"].max()].iloc[0]
+            out.append((f"{s}: at layer {int(r['layer'])} dimension {int(r['principal'])} holds "
+                        f"{row_ci(r, 'principal_var_share', lev, percent=True)} of the variance (the top "
+                        f"{self.meta.get('k', 'k')} dimensions: {row_ci(r, 'topk_var_share', lev, percent=True)}).", f"spikes_{i}"))
+        ov = self.tables.get("overlap")
+        if ov is not None and not ov.empty:
+            r = ov[ov["layer"] == ov["layer"].max()].iloc[0]
+            out.append(f"{r['set_a']} and {r['set_b']} share {row_ci(r, 'overlap', lev)} of their top "
+                       f"{num(r['k'])} dimensions at layer {int(r['layer'])}.")
+        return out
+
     def displays(self):
         sets = self.meta.get("sets") or list(dict.fromkeys(self.table("dims")["set"]))
         return [(f"spikes_{i}", RogueSpikeDisplay.from_result(self, set_name=n)) for i, n in enumerate(sets)]
+
+
+_MEASURE_LABEL = {"var": "variance", "var_share": "share of variance", "mean": "mean activation",
+                  "cos_contribution": "contribution to cosine", "cos_share": "share of cosine"}
 
 
 class RogueSpikeDisplay(Display):
@@ -121,10 +148,21 @@ class RogueSpikeDisplay(Display):
         axes = np.ravel(axes) if not hasattr(axes, "plot") else np.array([axes])
         for a, l in zip(axes, layers):
             v = self.values[l]
+            if self.measure in ("var", "var_share") and not np.any(np.nan_to_num(v) > 0):
+                # [CLS] pooling's layer 0: one vector for every input, nothing to draw as spikes
+                a.text(0.5, 0.5, "constant layer:\nzero variance in\nevery dimension", ha="center", va="center",
+                       fontsize=7, color="0.4", transform=a.transAxes)
+                a.set_title(f"layer {l}", fontsize=8)
+                a.set_xlabel("dimension", fontsize=6)
+                a.set_ylabel(_MEASURE_LABEL.get(self.measure, self.measure), fontsize=6)
+                a.tick_params(labelsize=6)
+                continue
             a.vlines(np.arange(v.size), 0, v, lw=0.6, color="#345")
             for dim in self.top[l]:
                 a.annotate(str(dim), (dim, v[dim]), fontsize=7, color="crimson", ha="center", va="bottom")
             a.set_title(f"layer {l}", fontsize=8)
+            a.set_xlabel("dimension", fontsize=6)
+            a.set_ylabel(_MEASURE_LABEL.get(self.measure, self.measure), fontsize=6)
             a.tick_params(labelsize=6)
         for a in axes[len(layers):]:
             a.set_visible(False)

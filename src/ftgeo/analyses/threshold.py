@@ -106,6 +106,17 @@ class ThresholdResult(Result):
     def displays(self):
         return [("accuracy", ThresholdDisplay.from_result(self))]
 
+    def findings(self):
+        """Per layer and method: one dimension with a threshold against the full model's accuracy."""
+        from ftgeo.report.findings import level_of, row_ci
+        lev = level_of(self)
+        out = []
+        for _, r in self.table("threshold").iterrows():
+            full = f" (full model: {row_ci(r, 'full_accuracy', lev)})" if "full_accuracy" in r else ""
+            out.append((f"Layer {int(r['layer'])}: a threshold on the single dimension {int(r['dimension'])} "
+                        f"({r['method']}) reaches eval accuracy {row_ci(r, 'eval_accuracy', lev)}{full}.", "accuracy"))
+        return out
+
 
 class ThresholdDisplay(Display):
     """Eval accuracy per layer of the threshold classifiers next to the full model's."""
@@ -120,9 +131,15 @@ class ThresholdDisplay(Display):
     def plot(self, ax=None) -> "ThresholdDisplay":
         fig, ax = self._new_axes(ax, figsize=(5, 3.2))
         t = self.table
-        for method, g in t.groupby("method"):
-            g = g.sort_values("layer")
-            line, = ax.plot(g["layer"], g["eval_accuracy"], marker="o", label=f"1-D threshold ({method})")
+        layers = sorted(int(l) for l in t["layer"].unique())
+        methods = list(dict.fromkeys(t["method"]))
+        one = len(layers) == 1
+        for i, (method, g) in enumerate(t.groupby("method", sort=False)):
+            g = g.sort_values("layer").copy()
+            if one:   # one layer: the methods side by side around it, not stacked on one x
+                g["layer"] = g["layer"] + 0.15 * (i - (len(methods) - 1) / 2)
+            line, = ax.plot(g["layer"], g["eval_accuracy"], marker="o", ls="none" if one else "-",
+                            label=f"1-D threshold ({method})")
             if has_interval(g, "eval_accuracy"):
                 y = g["eval_accuracy"].to_numpy(float)
                 err = np.abs(np.vstack([y - g["eval_accuracy_low"].to_numpy(float),
@@ -139,6 +156,9 @@ class ThresholdDisplay(Display):
                            color="k", alpha=0.07, linewidth=0)
         ax.set_xlabel("layer")
         ax.set_ylabel("eval accuracy")
+        ax.set_xticks(layers)                      # whole layers only (one layer gave a "5.7-6.3" axis)
+        if one:
+            ax.set_xlim(layers[0] - 1, layers[0] + 1)
         ax.legend(fontsize=7)
         self.figure_, self.ax_ = fig, ax
         return self

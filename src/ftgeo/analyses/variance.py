@@ -62,6 +62,23 @@ class VarianceResult(Result):
     def displays(self):
         return [(f"layer{l}", VarianceRatioDisplay.from_result(self, layer=l)) for l in self.meta["layers"]]
 
+    def findings(self):
+        """Per layer: how many leading components concentrate more variance after fine-tuning (ratio > 1)
+        against the paper's prediction (n_classes - 1), and the first component's ratio."""
+        from ftgeo.report.findings import level_of, row_ci
+        lev = level_of(self)
+        v, out = self.table("variance"), []
+        for _, d in self.table("drop").iterrows():
+            layer = int(d["layer"])
+            first = v[(v["layer"] == layer) & (v["component"] == 1)]
+            r1 = f"; component 1 holds {row_ci(first.iloc[0], 'ratio', lev)} times the pretrained share" \
+                if not first.empty else ""
+            out.append((f"Layer {layer}: the fine-tuned / pretrained explained-variance ratio stays above 1 for the "
+                        f"first {row_ci(d, 'n_above_before_drop', lev)} component(s) and first drops below 1 at "
+                        f"component {row_ci(d, 'first_below_one', lev)} (the paper predicts n_classes - 1 = "
+                        f"{int(d['n_classes_minus_1'])}){r1}.", f"layer{layer}"))
+        return out
+
 
 class VarianceRatioDisplay(Display):
     """Bars of r_i^ft / r_i^pre for the first components, the ratio-1 line, and a vertical line
@@ -87,6 +104,9 @@ class VarianceRatioDisplay(Display):
         t = self.table[self.table.component <= self.max_components]
         colors = np.where(t.ratio >= 1, "tab:orange", "tab:blue")
         ax.bar(t.component, t.ratio, color=colors)
+        from matplotlib.patches import Patch
+        colour_keys = [Patch(color="tab:orange", label="ratio >= 1: more variance after fine-tuning"),
+                       Patch(color="tab:blue", label="ratio < 1: less variance after fine-tuning")]
         if "ratio_low" in t and np.isfinite(t[["ratio_low", "ratio_high"]].to_numpy(float)).any():
             # the jackknife interval is centred on the bias-corrected estimate: drawn as a range, not +-
             ax.vlines(t.component, t.ratio_low.to_numpy(float), t.ratio_high.to_numpy(float), color="k", lw=1.0,
@@ -105,7 +125,8 @@ class VarianceRatioDisplay(Display):
         ax.set_xlabel("principal component")
         ax.set_ylabel("explained-variance ratio, fine-tuned / pretrained")
         ax.set_title(f"Variance concentration, {self.title}")
-        ax.legend(fontsize=7)
+        handles, _ = ax.get_legend_handles_labels()
+        ax.legend(handles=colour_keys + handles, fontsize=7)
         return self
 
 

@@ -16,7 +16,7 @@ import typing
 from typing import Any, Literal
 
 #: fields every verb handles itself (not generated)
-RESERVED = ("config", "no_figures", "no_progress", "debug")
+RESERVED = ("config", "no_figures", "no_progress", "debug", "verbose")
 
 
 class _Deprecated(argparse.Action):

@@ -28,6 +28,7 @@ VERBS = {
     "study": ("ftgeo.cli.study_cmd", "run one paper's whole study (fine-tune, extract, analyse, report)"),
     "claims": ("ftgeo.cli.claims_cmd", "check each paper's claims on a run's saved results and list the verdicts"),
     "report": ("ftgeo.cli.report_cmd", "write the HTML report of a run folder from its saved results"),
+    "compare": ("ftgeo.cli.compare_cmd", "put the same results of several runs side by side in compare.html"),
     "demo": ("ftgeo.cli.demo_cmd", "the main job: a small end-to-end study on the packaged models and local data"),
 }
 
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("FTGEO_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
-    argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a not in ("--debug", "--verbose")]  # accepted anywhere on the line
     parser = build_parser()
     _add_error_handling(parser)
     try:
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
-    return _run_guarded(args, debug=debug)
+    return _run_guarded(args, debug=debug, verbose=verbose)
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -76,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 #   request to rerun with --debug and report it;
 # * --debug (anywhere on the line, or FTGEO_DEBUG=1) prints the full traceback before that line.
 
-def _run_guarded(args: argparse.Namespace, *, debug: bool = False) -> int:
+def _run_guarded(args: argparse.Namespace, *, debug: bool = False, verbose: bool = False) -> int:
     """Run the verb; turn every exception into one line on stderr and an exit code (see the rules above)."""
+    from ftgeo.progress import quiet_warnings
     verb = getattr(args, "verb", None) or "ftgeo"
     try:
-        with _progress_env(bool(getattr(args, "no_progress", False))):
+        with _progress_env(bool(getattr(args, "no_progress", False))), _verbose_env(verbose), quiet_warnings():
             return int(args._run(args) or 0)
     except KeyboardInterrupt:
         if debug:
@@ -114,6 +117,10 @@ def _add_error_handling(parser: argparse.ArgumentParser) -> None:
     """``--debug`` in ``ftgeo --help``, and one-line usage errors (with a "did you mean") for every (sub)parser."""
     parser.add_argument("--debug", action="store_true",
                         help="on an error, print the full traceback too (accepted anywhere on the line)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show everything: every progress bar (transformers' weight loading and GGUF conversion "
+                             "too) and Python warnings as Python prints them (default: one bar per step, warnings "
+                             "as one-line notes; accepted anywhere on the line)")
     seen: set[int] = set()
 
     def patch(p: argparse.ArgumentParser) -> None:
@@ -128,6 +135,21 @@ def _add_error_handling(parser: argparse.ArgumentParser) -> None:
     patch(parser)
 
 
+
+
+@contextlib.contextmanager
+def _verbose_env(on: bool):
+    """``--verbose`` sets ``FTGEO_VERBOSE=1`` while the verb runs (read by :mod:`ftgeo.progress`); restored afterwards."""
+    before = os.environ.get("FTGEO_VERBOSE")
+    if on:
+        os.environ["FTGEO_VERBOSE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("FTGEO_VERBOSE", None)
+        else:
+            os.environ["FTGEO_VERBOSE"] = before
 
 
 @contextlib.contextmanager

@@ -425,7 +425,9 @@ def _make_session(where: _Where, old, lm, net, head_meta, rec: Recipe, data: _Da
     steps_per_epoch = max(math.ceil(batches / rec.gradient_accumulation_steps), 1)
     if logging_steps is None:
         logging_steps = max(1, min(50, math.ceil(steps_per_epoch / 5)))
-    no_bar = (not progress) or os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
+    from ftgeo.progress import bar_open, verbose
+    # inside a study step its bar is the one shown (a quiet console); `ftgeo finetune` keeps the trainer's
+    no_bar = (not progress) or os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0") or (bar_open() and not verbose())
     args = _training_args(folder, rec, n_epochs, seed, logging_steps, no_bar, group_by_length, precision)
     split_names = {"eval": data.eval_split}
     eval_sets = {"eval": feats.eval}
@@ -480,7 +482,7 @@ def _train(s: _Session):
         s.meta["resumed_from"] = Path(resume).name
     t0 = time.perf_counter()
     from ftgeo.models import hf_progress_off
-    with hf_progress_off(s.no_bar):
+    with hf_progress_off(True if s.no_bar else None):   # transformers' own bars: hidden unless --verbose
         out = trainer.train(resume_from_checkpoint=resume)
     s.state["train_seconds"] = time.perf_counter() - t0
     return out
@@ -504,7 +506,7 @@ def _save_final(s: _Session, out) -> None:
         final_metrics = trainer.evaluate_sets()
     from ftgeo.models import hf_progress_off
     tmp = folder / FINAL_TMP
-    with hf_progress_off(s.no_bar):
+    with hf_progress_off(True if s.no_bar else None):   # transformers' own bars: hidden unless --verbose
         trainer.save_model(str(tmp))
     trainer.accelerator.wait_for_everyone()
     if s.rank == 0:

@@ -201,13 +201,16 @@ def load_finetuned(folder: str | Path, *, dtype: Any = None) -> FinetunedModel:
     dtype = torch.float32 if dtype is None else dtype
     tok = AutoTokenizer.from_pretrained(folder)
     tok.padding_side = "right"
+    from ftgeo.models import hf_progress_off
     from ftgeo.models.adapters import is_adapter_folder, load_adapted
     if kind == "sequence" and is_adapter_folder(folder):  # a PEFT run: base + adapter, merged
         model = load_adapted(folder, head="sequence", dtype=dtype, pad_token_id=tok.pad_token_id)
     elif kind == "sequence":
-        model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype)
+        with hf_progress_off():                    # transformers' "Loading weights" bar: only with --verbose
+            model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype)
     else:
-        base = AutoModel.from_pretrained(folder, dtype=dtype)
+        with hf_progress_off():
+            base = AutoModel.from_pretrained(folder, dtype=dtype)
         model = build_word_classifier(base, num_labels=int(meta["num_labels"]), arity=1 if kind == "word" else 2,
                                       dropout=float(meta.get("dropout", 0.0) or 0.0))
         from safetensors.torch import load_file

@@ -117,8 +117,9 @@ def convert_gguf(gguf: str | Path, target: str | Path, *, stamp: dict | None = N
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        with hf_progress_off(), _gguf_bar_off():
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # the weights are already de-quantised float tensors; drop the GGUF quantizer so HF saves them
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -537,11 +538,34 @@ def quiet_load_report():
 
 
 @contextlib.contextmanager
+def _gguf_bar_off():
+    """Hide transformers' "Converting and de-quantizing GGUF tensors" bar (a plain tqdm there, which the
+    progress switch of transformers does not reach) unless verbose."""
+    from ftgeo.progress import verbose
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gg
+    except ImportError:  # pragma: no cover - an older transformers
+        yield
+        return
+    if verbose() or not hasattr(gg, "tqdm"):
+        yield
+        return
+    import functools
+    before = gg.tqdm
+    gg.tqdm = functools.partial(before, disable=True)
+    try:
+        yield
+    finally:
+        gg.tqdm = before
+
+
+@contextlib.contextmanager
 def hf_progress_off(off: bool | None = None):
-    """Silence transformers' own progress bars (weight loading, shard writing) while ftgeo's are off:
-    ``off=True``, or by default when ``FTGEO_NO_PROGRESS=1``."""
-    if off is None:
-        off = os.environ.get("FTGEO_NO_PROGRESS", "") not in ("", "0")
+    """Silence transformers' own progress bars (weight loading, shard writing): ``off=True``, or by
+    default unless ``--verbose`` (``FTGEO_VERBOSE=1``) asks for them."""
+    if off is None:   # hidden by default (a quiet console), shown with --verbose / FTGEO_VERBOSE=1
+        from ftgeo.progress import bars_off, verbose
+        off = bars_off() or not verbose()
     if not off:
         yield
         return

@@ -36,6 +36,12 @@ class Display:
     def plot(self, ax=None, **kwargs) -> "Display":  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def empty_reason(self) -> str | None:
+        """Why this figure would be empty (one line for the report, e.g. "spatial similarity needs >= 3
+        labels"), or None when there is something to draw. ``save_result`` and the report draw no
+        figure whose display gives a reason. Subclasses with data that can be all-NaN override."""
+        return None
+
     @staticmethod
     def _new_axes(ax=None, *, nrows: int = 1, ncols: int = 1, figsize=None):
         plt = _pyplot()

@@ -67,6 +67,13 @@ class Result:
         and saving happen in :func:`save_result`. Subclasses override; the default has none."""
         return []
 
+    def findings(self) -> list:
+        """Sentences for the report's findings section, generated from the saved tables (no recomputing):
+        each a string or ``(sentence, figure_suffix)`` to link it to the figure ``<name>_<suffix>`` instead
+        of the result's section. Numbers carry their interval where the table has ``*_low/*_high``
+        columns (:func:`ftgeo.report.findings.with_ci`). Subclasses override; the default has none."""
+        return []
+
     # ------------------------------------------------------------------ io
     def save(self, folder: str | Path) -> Path:
         """Write the result into ``folder`` (created if needed), ``result.json`` last (see the module doc),
@@ -161,11 +168,20 @@ def save_result(result: Result, run, name: str, *, figures: bool = True) -> Path
 
 def _draw(result: Result, run, name: str) -> list[str]:
     stems = []
+    skipped = {}
     for suffix, display in result.displays():
         stem = f"{name}_{suffix}"
+        why = display.empty_reason()
+        if why:                        # nothing to draw: one line in the report instead of an empty figure
+            skipped[stem] = why
+            continue
         display.save(run.figure_stem(stem))
         display.close()
         stems.append(stem)
+    if skipped:
+        result.meta["figures_not_drawn"] = skipped
+    else:
+        result.meta.pop("figures_not_drawn", None)
     return stems
 
 

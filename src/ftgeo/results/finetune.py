@@ -92,7 +92,95 @@ class FinetuneResult(Result):
         df["checkpoints"] = len(self.meta.get("checkpoints") or [])
         return df
 
+    # ------------------------------------------------------------------ report
+    def best_vs_final(self) -> dict | None:
+        """``{best_step, best_accuracy, final_step, final_accuracy, kept}``: the checkpoint with the best
+        eval accuracy against the final model (``kept`` = the step of the model the analyses read:
+        ``final.best_checkpoint`` where the recipe loads the best one at the end, else the final step)."""
+        cks = [c for c in self.checkpoints if "eval_accuracy" in c.metrics]
+        if not cks:
+            return None
+        best = max(cks, key=lambda c: float(c.metrics["eval_accuracy"]))
+        final = self.meta.get("final") or {}
+        kept = final.get("best_checkpoint")
+        kept_step = _step_in(kept) if kept else final.get("step", self.meta.get("global_step"))
+        return {"best_step": best.step, "best_accuracy": float(best.metrics["eval_accuracy"]),
+                "final_step": final.get("step", self.meta.get("global_step")), "final_accuracy": self.accuracy,
+                "kept": kept_step}
+
+    def findings(self):
+        """The final eval accuracy, and the best checkpoint against the final model the analyses use."""
+        from ftgeo.report.findings import num
+        out = [(f"Fine-tuning {self.meta.get('model')} on {self.meta.get('task')} ({self.meta.get('recipe')}): final "
+                f"{self.meta.get('eval_split', 'eval')} accuracy {num(self.accuracy)} after "
+                f"{num(self.meta.get('global_step'))} steps.", "curves")]
+        bvf = self.best_vs_final()
+        if bvf and bvf["best_step"] != bvf["final_step"]:
+            out.append((f"The best checkpoint was step {bvf['best_step']} ({num(bvf['best_accuracy'])}), the final "
+                        f"model step {num(bvf['final_step'])} ({num(bvf['final_accuracy'])}); the analyses use the "
+                        f"model of step {num(bvf['kept'])}.", "curves"))
+        return out
+
+    def displays(self):
+        return [("curves", FinetuneCurveDisplay.from_result(self))]
+
     def __repr__(self) -> str:
         return (f"<FinetuneResult {self.meta.get('model')} on {self.meta.get('task')} ({self.meta.get('recipe')}): "
                 f"{len(self.meta.get('checkpoints') or [])} checkpoints, eval accuracy {self.accuracy:.4f}, "
                 f"folder {self.model_dir}>")
+
+
+def _step_in(text) -> int | None:
+    import re
+    m = re.search(r"(\d+)(?!.*\d)", str(text))
+    return int(m.group(1)) if m else None
+
+
+from ftgeo.plot.base import Display  # noqa: E402 - after the result, which the plot layer does not need
+
+
+class FinetuneCurveDisplay(Display):
+    """Training loss and eval loss over steps (left), eval accuracy over steps (right), with the best
+    checkpoint and the final model marked."""
+
+    def __init__(self, metrics: pd.DataFrame, bvf: dict | None, eval_split: str = "eval"):
+        self.metrics, self.bvf, self.eval_split = metrics.copy(), bvf, eval_split
+
+    @classmethod
+    def from_result(cls, result) -> "FinetuneCurveDisplay":
+        m = result.tables.get("metrics")
+        return cls(m if m is not None else pd.DataFrame(columns=METRIC_COLUMNS), result.best_vs_final(),
+                   str(result.meta.get("eval_split") or "eval"))
+
+    def empty_reason(self) -> str | None:
+        return "the run logged no metrics" if self.metrics.empty else None
+
+    def plot(self, ax=None) -> "FinetuneCurveDisplay":
+        import numpy as np
+        fig, axes = self._new_axes(ncols=2, figsize=(8.5, 3.3)) if ax is None else (ax[0].figure, ax)
+        axes = list(np.ravel(axes))
+        m = self.metrics
+        for split, style in (("train", "-"), (self.eval_split, "-o")):
+            g = m[(m["split"] == split) & (m["metric"] == "loss")].sort_values("step")
+            if len(g):
+                axes[0].plot(g["step"], g["value"], style, ms=3, label=f"{split} loss")
+        acc = m[(m["split"] != "train") & (m["metric"] == "accuracy")]
+        for split, g in acc.groupby("split", sort=False):
+            g = g.sort_values("step")
+            axes[1].plot(g["step"], g["value"], "-o", ms=3, label=f"{split} accuracy")
+        if self.bvf:
+            axes[1].plot([self.bvf["best_step"]], [self.bvf["best_accuracy"]], "*", ms=11, color="tab:red",
+                         label=f"best: step {self.bvf['best_step']} ({self.bvf['best_accuracy']:.3f})")
+            if self.bvf["final_step"] is not None:
+                axes[1].axvline(float(self.bvf["final_step"]), color="k", ls="--", lw=0.8,
+                                label=f"final model: step {self.bvf['final_step']} ({self.bvf['final_accuracy']:.3f})")
+        for a, ylab in zip(axes, ("loss", "accuracy")):
+            a.set_xlabel("training step")
+            a.set_ylabel(ylab)
+            a.grid(alpha=0.3)
+            if a.get_legend_handles_labels()[0]:
+                a.legend(fontsize=7)
+        axes[0].set_title("loss", fontsize=9)
+        axes[1].set_title("eval accuracy", fontsize=9)
+        self.figure_, self.ax_ = fig, axes
+        return self

@@ -169,17 +169,28 @@ class StudyContext:
     def step(self, study: str, name: str, fn: Callable[[], Any]) -> Any:
         """Run one analysis step; a failure is recorded (and printed) and the study goes on."""
         import time
+
+        from ftgeo.progress import step as _step_bar
+        from ftgeo.progress import verbose
         t0 = time.perf_counter()
+        shown = False
         try:
-            out = fn()
+            # one bar for the step, named after it (the inner bars hidden behind it unless --verbose)
+            with _step_bar(f"[{study}] {name}", enabled=self.progress) as bar:
+                shown = not bar.disable
+                out = fn()
         except Exception as exc:  # noqa: BLE001 - reported in steps.csv, the report and the exit code
             self.steps.append(StepRecord(study, name, "failed", time.perf_counter() - t0,
                                          f"{type(exc).__name__}: {exc}"))
             print(f"[{study}] {name} FAILED: {type(exc).__name__}: {exc}")
-            traceback.print_exc()
+            if verbose():
+                traceback.print_exc()
+            else:
+                print(f"[{study}] {name}: rerun with --verbose for the traceback")
             return None
         self.steps.append(StepRecord(study, name, "ok", time.perf_counter() - t0))
-        print(f"[{study}] {name}: done in {self.steps[-1].seconds:.1f} s")
+        if not shown:                       # no bar showed it: one line instead
+            print(f"[{study}] {name}: done in {self.steps[-1].seconds:.1f} s")
         return out
 
     def skip(self, study: str, name: str, why: str) -> None:

@@ -1,8 +1,8 @@
 """The main job: all three studies on the packaged MiniLM encoder and SST-2, plus the packaged
 SmolLM2 decoder's rogue dimension, in one run folder with one HTML report.
 
-Sized for a 2-core CPU machine (roughly 15-20 minutes; the fine-tuning took 5 minutes and
-DirectProbe on six layers another 5 on a busy 2-core machine): MiniLM fine-tuned on 2,000 SST-2 training
+Sized for a 2-core CPU machine (its wall-clock time on 2 idle cores is the README's, measured with
+``scripts/time_demo.sh``, which prints it with the machine's load): MiniLM fine-tuned on 2,000 SST-2 training
 sentences for 2 epochs with checkpoints every half epoch; representations of those 2,000
 sentences and of all 872 dev sentences; SmolLM2 (30 x 576) on 300 dev sentences.
 """
