@@ -1,12 +1,12 @@
 """``control``: control tasks and selectivity (Hewitt & Liang 2019), per layer, linear and MLP probes.
 
 Hewitt & Liang (2019), "Designing and Interpreting Probes with Control Tasks" (EMNLP): every word type
-gets a control label drawn once from the task's empirical label distribution (Sec. 2.1;
+gets a control label drawn once from the task's empirical label distribution (section "Control tasks";
 :func:`ftgeo.analysis.controls.control_labels`: a fixed hash of (type, ``control_seed``), so a type has the
 same control label in train and eval); a probe of the same architecture and hyperparameters is trained on
 the task and on the control labels, and
 
-    selectivity = task accuracy - control accuracy                                     (HL Sec. 2.2)
+    selectivity = task accuracy - control accuracy                                     (HL, "selectivity")
 
 A probe that reaches high accuracy on the control task can memorise types; high selectivity says the
 representation, not the probe, holds the task. Sentence-level sets: the analogue draws each example's
@@ -247,7 +247,7 @@ def control_layers(reps_train, reps_eval, *, spec: ControlSpec, set_name: str = 
             "hidden_size": spec.hidden_size, "l2": spec.l2,
             "word_level": unit != "example",
             "control": ("word type -> label by a fixed hash of (type, control_seed), drawn from the training labels' "
-                        "distribution (Hewitt & Liang 2019, Sec. 2.1)" if unit != "example" else
+                        "distribution (Hewitt & Liang 2019, 'Control tasks')" if unit != "example" else
                         "sentence-level analogue: each example's text -> label by a fixed hash of (text, control_seed), "
                         "drawn from the training labels' distribution"),
             "intervals": {} if not spec.intervals else {

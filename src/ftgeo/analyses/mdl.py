@@ -1,17 +1,17 @@
 """``mdl``: MDL probes with the online code (Voita & Titov 2020), per layer, task and control labels.
 
-Voita & Titov (2020), "Information-Theoretic Probing with Minimum Description Length" (EMNLP), Sec. 3.2:
+Voita & Titov (2020), "Information-Theoretic Probing with Minimum Description Length" (EMNLP), section "Online code":
 the codelength of the labels given the representation when they are sent block by block, each block with
 a probe trained on the blocks before it,
 
-    L_online = t_1 log2 K + sum_{i=1}^{S-1} -log2 p_{theta_i}(y_{t_i+1 : t_{i+1}} | x_{t_i+1 : t_{i+1}})   (Eq. 3)
+    L_online = t_1 log2 K + sum_{i=1}^{S-1} -log2 p_{theta_i}(y_{t_i+1 : t_{i+1}} | x_{t_i+1 : t_{i+1}})   (VT online code)
 
-against the uniform code L_unif = n log2 K (Eq. 1); compression = L_unif / L_online. Lower codelength
+against the uniform code L_unif = n log2 K (uniform code); compression = L_unif / L_online. Lower codelength
 (higher compression) = labels easier to extract, which accounts for both the probe's accuracy and the
 effort (data) it needs. With ``labels`` holding ``control``, the same code of the control task
 (Hewitt & Liang 2019, :mod:`ftgeo.analyses.control`) is reported next to the task's, as Voita & Titov do
-(Sec. 5). The rows are the probes' training rows (the same ``max_train_points`` subsample and seed as
-``probe`` and ``control``). The variational code (Sec. 3.1) is not implemented.
+(their control-task experiments). The rows are the probes' training rows (the same ``max_train_points`` subsample and seed as
+``probe`` and ``control``). The variational code ("Variational code") is not implemented.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def mdl_layers(reps, *, spec: MDLSpec, set_name: str = "reps", layers=None, prog
                 bar.update(1)
     bar.close()
     meta = {"sets": [set_name], "layers": lay, "fractions": [float(f) for f in spec.fractions],
-            "code": "online code (Voita & Titov 2020, Eq. 3); first block uniform; each later block coded by a probe "
+            "code": "online code (Voita & Titov 2020, online code); first block uniform; each later block coded by a probe "
                     "trained on the rows before it (last 10% of them for early stopping, standardised on its own "
                     "training rows)", "control_seed": spec.control_seed,
             "intervals": {}, "notes": ["no interval: a codelength interval would need the whole online code rerun per "

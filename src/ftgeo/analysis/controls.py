@@ -3,12 +3,12 @@
 
 Control tasks
 -------------
-Hewitt & Liang (2019), "Designing and Interpreting Probes with Control Tasks" (EMNLP), Sec. 2.1: a
+Hewitt & Liang (2019), "Designing and Interpreting Probes with Control Tasks" (EMNLP), section "Control tasks": a
 control task gives every word *type* v a label C(v) drawn once, at random, from the empirical
 distribution of the task's labels; every token of v gets C(v), in every split. A probe can only reach
 high control accuracy by memorising types, so
 
-    selectivity = accuracy(task) - accuracy(control)                                   (HL Sec. 2.2)
+    selectivity = accuracy(task) - accuracy(control)                                   (HL, "selectivity")
 
 is the part of a probe's accuracy the representation, not the probe, supplies. Here C(v) is a
 deterministic function of (v, seed): ``u(v) = blake2b(seed, v) / 2^64`` is uniform on [0, 1) and
@@ -18,16 +18,16 @@ distribution (:func:`control_labels`).
 
 Online code
 -----------
-Voita & Titov (2020), "Information-Theoretic Probing with Minimum Description Length" (EMNLP), Sec. 3.2:
+Voita & Titov (2020), "Information-Theoretic Probing with Minimum Description Length" (EMNLP), section "Online code":
 sort the n examples at random, cut them at 1 <= t_1 < t_2 < ... < t_S = n (fractions 0.1, 0.2, 0.4, 0.8,
 1.6, 3.2, 6.25, 12.5, 25, 50, 100 % in the paper); send the first block with the uniform code and every
 later block with a probe trained on all the examples before it:
 
-    L_online = t_1 log2 K + sum_{i=1}^{S-1} -log2 p_{theta_i}(y_{t_i+1 : t_{i+1}} | x_{t_i+1 : t_{i+1}})   (VT Eq. 3)
+    L_online = t_1 log2 K + sum_{i=1}^{S-1} -log2 p_{theta_i}(y_{t_i+1 : t_{i+1}} | x_{t_i+1 : t_{i+1}})   (VT online code)
 
-with K the number of labels; the uniform code is L_unif = n log2 K (VT Eq. 1) and the compression is
+with K the number of labels; the uniform code is L_unif = n log2 K (VT uniform code) and the compression is
 L_unif / L_online. A representation that makes the labels easy to learn from few examples has a short
-online code (:func:`online_codelength`). The variational code (VT Sec. 3.1) is not implemented.
+online code (:func:`online_codelength`). The variational code (VT, "Variational code") is not implemented.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from ftgeo.errors import ValidationError
 __all__ = ["type_uniforms", "empirical_distribution", "control_labels", "block_ends", "uniform_codelength",
            "online_codelength", "paired_difference_interval", "DEFAULT_FRACTIONS"]
 
-#: block ends of the online code, in percent of the examples (Voita & Titov 2020, Sec. 3.2)
+#: block ends of the online code, in percent of the examples (Voita & Titov 2020, "Online code")
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.25, 12.5, 25.0, 50.0, 100.0)
 
 
@@ -71,7 +71,7 @@ def empirical_distribution(y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def control_labels(types: Sequence[str], classes, probs, seed: int = 0) -> np.ndarray:
-    """Control label of every row: ``classes[F^{-1}(u(type))]`` (Hewitt & Liang 2019, Sec. 2.1).
+    """Control label of every row: ``classes[F^{-1}(u(type))]`` (Hewitt & Liang 2019, "Control tasks").
 
     ``classes`` / ``probs``: the label distribution (:func:`empirical_distribution` of the training labels);
     give the same distribution for every split so that a type keeps its control label across splits."""
@@ -104,14 +104,14 @@ def block_ends(n: int, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> np.nda
 
 
 def uniform_codelength(n: int, n_classes: int) -> float:
-    """n log2 K bits (Voita & Titov 2020, Eq. 1)."""
+    """n log2 K bits (Voita & Titov 2020, uniform code)."""
     return float(n) * float(np.log2(n_classes))
 
 
 def online_codelength(X, y, *, classes=None, fractions: Sequence[float] = DEFAULT_FRACTIONS, kind: str = "linear",
                       hidden: int = 128, l2: float = 1e-4, lr: float = 5e-3, max_epochs: int = 200, patience: int = 10,
                       batch_size=None, holdout: float = 0.1, seed: int = 0) -> dict:
-    """Online codelength of labels ``y`` given ``X`` (Voita & Titov 2020, Eq. 3), in bits.
+    """Online codelength of labels ``y`` given ``X`` (Voita & Titov 2020, online code), in bits.
 
     The rows are put in a seeded random order; block i (rows t_i .. t_{i+1}-1 of that order) is coded with
     a probe (:mod:`ftgeo.analysis.probes`, Eq. P1-P3; ``kind``, ``hidden``, ``l2``) trained on rows
