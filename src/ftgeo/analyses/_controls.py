@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,9 +44,7 @@ def types_of(reps, data_root=None) -> np.ndarray:
     if not task or not split:
         raise ValidationError("control labels need each row's word type: this set has no types and its manifest "
                               "names no task/split to read them from (build InMemoryRepresentations with .types)")
-    from ftgeo.data import load_task
-    kw = {"data_root": data_root} if data_root is not None else {}
-    by_id = {str(ex.id): ex for ex in load_task(task, **kw).examples(split)}
+    by_id = _examples_by_id(str(task), str(split), None if data_root is None else str(data_root))
     out = []
     word_level = pooling in ("word", "pair")
     for rid in np.asarray(reps.ids).astype(str):
@@ -60,6 +59,13 @@ def types_of(reps, data_root=None) -> np.ndarray:
         else:
             out.append(ex.text if ex.text_pair is None else f"{ex.text}\x1f{ex.text_pair}")
     return np.asarray(out, dtype=str)
+
+
+@functools.lru_cache(maxsize=8)
+def _examples_by_id(task: str, split: str, data_root: str | None) -> dict:
+    from ftgeo.data import load_task
+    kw = {"data_root": data_root} if data_root is not None else {}
+    return {str(ex.id): ex for ex in load_task(task, **kw).examples(split)}
 
 
 class RelabelledRepresentations:
