@@ -69,7 +69,8 @@ def test_demo_all_studies_on_packaged_models(tmp_path, data_root):
     assert [f"{s.study}/{s.step}: {s.error}" for s in ctx.failed] == []
     run = ctx.run
     for name in ("cka", "rogue", "threshold", "ablation", "projection", "isotropy", "compression", "variance",
-                 "neurons", "probe", "directprobe", "dynamics", "centroids", "rogue_decoder"):
+                 "neurons", "probe", "directprobe", "dynamics", "centroids", "rogue_decoder", "control", "mdl",
+                 "directprobe_control"):
         assert (run.result_dir(name) / "result.json").is_file(), name
     # SmolLM2's famous rogue dimension: one dimension carries a large share of the last layer's variance
     dec = load_result(run.result_dir("rogue_decoder"))

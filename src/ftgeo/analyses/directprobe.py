@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,11 @@ class DirectProbeSpec(IntervalSpec, NullSpec, SubsampleSpec):
     seed: int = param(0, "seed of the subsamples (subsample 0; the others' seeds derive from it) and of the "
                          "resamples and permutations", aliases=("random_state",))
     names: list[str] | None = param(None, "names of the sets, comma-separated (default: from the manifests)")
+    labels: Literal["task", "control"] = param("task", "labelling: the task's, or the control task's (Hewitt & Liang "
+                                                       "2019: a random label per word type; see `ftgeo analyze control`)")
+    control_seed: int = param(0, "seed of the control labelling (type -> label hash; --labels control)")
+    data_root: str | None = param(None, "folder with the local datasets, for the rows' word types (--labels control; "
+                                        "default: $FTGEO_DATA_ROOT)", metavar="DIR")
 
     def validate(self) -> None:
         super().validate()
@@ -270,6 +275,11 @@ def run_directprobe(train_reps, eval_reps=None, *, spec: DirectProbeSpec,
     if ev and len(ev) != len(tr):
         raise ValidationError(f"give one eval set per train set or none; got {len(tr)} train and {len(ev)} eval")
     nm = set_names(tr, spec.names)
+    if spec.labels == "control":   # DirectProbe of the control task: each set's eval rows get its train's control labels
+        from ftgeo.analyses._controls import control_views
+        views = [control_views(t, [ev[i]] if ev else [], seed=spec.control_seed, data_root=spec.data_root)
+                 for i, t in enumerate(tr)]
+        tr, ev = [v[0] for v in views], ([v[1] for v in views] if ev else ev)
     lay = select_layers(tr[0], spec.layers)
     max_points, max_eval_points, random_state = spec.max_points, spec.max_eval_points, spec.seed
     K = spec.n_subsamples if spec.intervals else 1
@@ -369,6 +379,7 @@ def run_directprobe(train_reps, eval_reps=None, *, spec: DirectProbeSpec,
     notes += _fraction_notes(frac, K, spec)
     unit = unit_name(g_eval) if g_eval is not None else "example"
     meta = {"sets": nm, "layers": lay, "max_points": max_points, "max_eval_points": max_eval_points,
+            "labels": spec.labels if spec.labels == "task" else f"control (seed {spec.control_seed})",
             "random_state": random_state, "pairs": "label_min",
             "manifests": {n: manifest_summary(r) for n, r in zip(nm, tr)}, "notes": notes,
             "n_subsamples": K, "sampling_fraction": frac,

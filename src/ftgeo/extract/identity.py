@@ -28,6 +28,11 @@ def model_identity(model) -> ModelIdentity:
     if isinstance(model, LoadedModel):
         ident = model.name if model.name in MODELS else model.source
         return ModelIdentity(model.name, ident, model.source)
+    from ftgeo.models import random_init_name, split_random_init
+    base, seed = split_random_init(model)
+    if seed is not None:       # the random-init baseline: the base model's identity with the suffix
+        b = model_identity(base)
+        return ModelIdentity(random_init_name(b.name, seed), random_init_name(b.id, seed), b.source)
     raw = str(model)
     if raw in MODELS:
         return ModelIdentity(raw, raw, None)

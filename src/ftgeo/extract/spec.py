@@ -30,6 +30,9 @@ class ExtractSpec(Spec):
     run: str | None = param(None, "run folder: the store goes to RUN/reps/<key> (or give --out)", metavar="DIR")
     out: str | None = param(None, "the store folder itself (or give --run)", metavar="DIR")
     checkpoint: str | None = param(None, "label of the model checkpoint (recorded in the manifest)")
+    random_init: int | None = param(None, "the random-init baseline: the same architecture with weights re-initialised "
+                                          "from this seed (the model becomes NAME[random_init=SEED])",
+                                    metavar="SEED", none=("none",))
     max_length: int = param(128, "truncate inputs to this many tokens")
     batch_size: int = param(32, "examples per forward pass")
     dtype: Literal["float16", "float32"] = param("float16", "storage dtype")
@@ -57,6 +60,8 @@ class ExtractSpec(Spec):
                 raise ValidationError(f"ExtractSpec.{name} must be >= 1; got {getattr(self, name)}")
         if self.max_examples is not None and self.max_examples < 1:
             raise ValidationError(f"ExtractSpec.max_examples must be >= 1; got {self.max_examples}")
+        if self.random_init is not None and self.random_init < 0:
+            raise ValidationError(f"ExtractSpec.random_init must be a seed >= 0; got {self.random_init}")
         if self.lock_timeout < 0:
             raise ValidationError(f"ExtractSpec.lock_timeout must be >= 0 seconds; got {self.lock_timeout}")
         from ftgeo.extract.pooling import POOLINGS
@@ -83,6 +88,11 @@ class ExtractSpec(Spec):
                     checkpoint=self.checkpoint, max_examples=self.max_examples, data_root=self.data_root,
                     overwrite=self.overwrite, chunk_size=self.chunk_size, lock_timeout=self.lock_timeout)
 
+    def model_name(self) -> str:
+        """``model``, with the ``[random_init=SEED]`` suffix when ``random_init`` is set."""
+        from ftgeo.models import random_init_name
+        return random_init_name(self.model, self.random_init)
+
     def run_extract(self, *, progress: bool = True):
         from ftgeo.extract.core import extract
-        return extract(self.model, self.task, self.split, progress=progress, **self.extract_kwargs())
+        return extract(self.model_name(), self.task, self.split, progress=progress, **self.extract_kwargs())

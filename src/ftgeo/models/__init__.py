@@ -38,7 +38,7 @@ from ftgeo.errors import (DataNotFoundError, OfflineError, UnknownNameError, Val
 from ftgeo.registry import Registry
 
 __all__ = ["MODELS", "LoadedModel", "load_model", "layer_names", "is_decoder_config",
-           "cache_dir", "packaged_path"]
+           "cache_dir", "packaged_path", "split_random_init", "random_init_name"]
 
 Head = Literal["sequence", "token"]
 
@@ -251,6 +251,43 @@ def folder_model_name(folder: str | Path) -> str:
     return f"{p.parent.name}-{p.name}" if _CKPT.match(p.name) and p.parent.name else p.name
 
 
+_RANDOM_INIT = re.compile(r"^(?P<base>.+?)\[random_init=(?P<value>[^\]]*)\]$")
+
+
+def split_random_init(name_or_path: "str | Path") -> tuple[str, int | None]:
+    """``(base, seed)`` of a model spec: ``"minilm-l6[random_init=3]"`` -> ``("minilm-l6", 3)``;
+    ``[random_init=true]`` is seed 0; a spec without the suffix (or ``[random_init=false]``) gives seed None.
+
+    The random-init baseline (``docs/probing.md``, "Random-init baseline"): the same architecture, config
+    and tokenizer with every weight re-initialised by the architecture's own ``_init_weights`` under
+    ``torch.manual_seed(seed)`` -- "what any network of this shape gives"."""
+    raw = str(name_or_path)
+    m = _RANDOM_INIT.match(raw)
+    if m is None:
+        if "[random_init" in raw:
+            raise ValidationError(f"model {raw!r}: write the random-init baseline as NAME[random_init=SEED] "
+                                  "(SEED an int >= 0, or true for 0)")
+        return raw, None
+    v = m.group("value").strip().lower()
+    if v in ("true", "yes", "on"):
+        return m.group("base"), 0
+    if v in ("false", "no", "off", "none"):
+        return m.group("base"), None
+    if not v.isdigit():
+        raise ValidationError(f"model {raw!r}: random_init must be a seed (an int >= 0) or true/false; got {v!r}")
+    return m.group("base"), int(v)
+
+
+def random_init_name(name: str, seed: int | None) -> str:
+    """``name`` with the random-init suffix (``minilm-l6[random_init=0]``); ``name`` itself for seed None."""
+    base, old = split_random_init(name)
+    if seed is None:
+        return str(name)
+    if old is not None and old != int(seed):
+        raise ValidationError(f"model {name!r} already names random_init={old}; got random_init={seed} as well")
+    return f"{base}[random_init={int(seed)}]"
+
+
 def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = None, num_labels: int | None = None,
                label_names: Sequence[str] | None = None, dtype: Any = None, revision: str | None = None,
                device_map: Any = None, merge_adapter: bool = True, quantization_config: Any = None) -> LoadedModel:
@@ -274,6 +311,11 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
         checked to fit the base model (see :mod:`ftgeo.models.adapters`).
     quantization_config : passed to ``from_pretrained`` (QLoRA's 4-bit base; needs CUDA and bitsandbytes).
 
+    A name with the suffix ``[random_init=SEED]`` (``minilm-l6[random_init=0]``, :func:`split_random_init`)
+    loads the config and tokenizer of the base model and builds the same architecture with freshly
+    initialised weights (``from_config`` under ``torch.manual_seed(SEED)``; the global torch RNG state is
+    restored afterwards): the random-init baseline of the probes.
+
     Decoders without a pad token get ``pad = eos`` (tokenizer and config). Padding is on
     the right for every model: positions of real tokens are then the same as in an
     unbatched pass, and pooling uses the attention mask.
@@ -296,7 +338,8 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
     import torch
     dtype = torch_dtype(dtype)
     num_labels, label_names = _check_head(head, num_labels, label_names)
-    src = _resolve_source(name_or_path, revision)
+    base, random_seed = split_random_init(name_or_path) if not isinstance(name_or_path, Path) else (name_or_path, None)
+    src = _resolve_source(base, revision)
     config, tokenizer = _load_config_and_tokenizer(src)
     decoder = is_decoder_config(config)
     if decoder and tokenizer.pad_token is None:
@@ -310,6 +353,16 @@ def load_model(name_or_path: "str | Path | LoadedModel", *, head: Head | None = 
                              num_labels=num_labels, label_names=label_names, pad_token_id=tokenizer.pad_token_id)
         return _wrap(model, tokenizer, name=src.name, source=src.path, head=head, decoder=decoder)
     cls, head_kwargs = _model_class(head, num_labels, label_names, tokenizer)
+    if random_seed is not None:
+        if device_map is not None or quantization_config is not None:
+            raise ValidationError("random_init builds the model on the CPU: no device_map or quantization_config")
+        for k, v in head_kwargs.items():
+            setattr(config, k, v)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(random_seed))
+            model = cls.from_config(config, dtype=dtype)
+        return _wrap(model, tokenizer, name=random_init_name(src.name, random_seed), source=src.path, head=head,
+                     decoder=decoder)
     kwargs = dict(src.kwargs, dtype=dtype, **head_kwargs)
     if device_map is not None:
         kwargs["device_map"] = device_map

@@ -55,6 +55,9 @@ class StudySpec(Spec):
                                           "RUN/seeds/s<seed>/, and RUN gets per-seed rows, aggregates and the claims "
                                           "over the seeds")
     skip_finetune: bool = param(False, "analyse the pretrained model only")
+    controls: bool = param(True, "A Closer Look: probing controls -- control tasks and selectivity, MDL probes and "
+                                 "DirectProbe on the control labels, on the pretrained, fine-tuned and a random-init "
+                                 "model (Hewitt & Liang 2019; Voita & Titov 2020)")
     measures: Literal["auto", "intervals", "points", "off"] = param(
         "auto", "GPTology's measures panel (Procrustes, shape, SVCCA, PWCCA, RSA, mutual kNN, CKNNA, sensitivity, "
                 "intrinsic dimension): with jackknife intervals, points only, or off; auto = intervals up to 13 "

@@ -38,10 +38,33 @@ def run_closer_look(ctx: StudyContext) -> StudyContext:
     ctx.step(STUDY, "directprobe", lambda: ctx.analyze(
         "directprobe", sets_tr, sets_ev, names=names, layers=dp_layers, max_points=spec.directprobe_points,
         max_eval_points=max(100, spec.directprobe_points // 2), seed=spec.seed))
+    if spec.controls:
+        _controls(ctx, sets_tr, sets_ev, names, probe_layers)
     if len(sets_tr) == 2:
         ctx.step(STUDY, "centroids", lambda: ctx.analyze("centroids", pre_ev, sets_ev[1]))
         ctx.step(STUDY, "dynamics", lambda: _dynamics(ctx))
     return ctx
+
+
+def _controls(ctx: StudyContext, sets_tr, sets_ev, names, probe_layers):
+    """Probing controls (docs/probing.md, "Controls"): the same architecture re-initialised (seeded) as a third
+    set, control tasks and selectivity, MDL codelengths (task and control), DirectProbe on the control labels."""
+    from ftgeo.models import random_init_name
+    spec = ctx.spec
+    rnd = random_init_name(spec.model, spec.seed)
+    r_tr = ctx.step(STUDY, "extract random-init train", lambda: ctx.reps("random-init", spec.train_split, model=rnd))
+    r_ev = ctx.step(STUDY, "extract random-init eval", lambda: ctx.reps("random-init", spec.eval_split, model=rnd))
+    if r_tr is not None and r_ev is not None:
+        sets_tr, sets_ev, names = [*sets_tr, r_tr], [*sets_ev, r_ev], [*names, "random-init"]
+    common = dict(names=names, layers=probe_layers, seed=spec.seed, max_train_points=spec.probe_points,
+                  data_root=spec.data_root)
+    ctx.step(STUDY, "control", lambda: ctx.analyze("control", sets_tr, sets_ev, **common))
+    ctx.step(STUDY, "mdl", lambda: ctx.analyze("mdl", sets_tr, kinds=("linear",), **common))
+    last = [sets_tr[0].n_layers - 1]
+    ctx.step(STUDY, "directprobe on controls", lambda: ctx.analyze(
+        "directprobe", sets_tr, sets_ev, names=names, layers=last, labels="control", data_root=spec.data_root,
+        max_points=spec.directprobe_points, max_eval_points=max(100, spec.directprobe_points // 2), seed=spec.seed,
+        save_as="directprobe_control"))
 
 
 def _dynamics(ctx: StudyContext):
