@@ -55,9 +55,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import threading
+
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+# bench/ holds cka.py, which would shadow pytorch-cka's top-level module ``cka``
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 CHUNK = 5000          # rows per generation chunk (fixed: the first n rows are the same for every N)
 
 
@@ -69,6 +73,32 @@ def _peak_mb() -> float:
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class RssSampler:
+    """Peak of the current RSS (anonymous + file-backed resident pages) while the block runs, sampled every
+    ``interval`` s, minus the RSS at entry: the memory the measured computation itself needs."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_mb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.start = self.peak = _rss_mb()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, _rss_mb())
+        self.delta = round(self.peak - self.start, 1)
+        return False
 
 
 def _version(dist: str) -> str | None:
@@ -211,72 +241,76 @@ def _index_loader(batches: list[np.ndarray]):
                       collate_fn=lambda items: (torch.tensor([i for i, _ in items]), torch.zeros(len(items))))
 
 
+def _cka_fn(method: str, L: int, batch_size: int):
+    """The measured call of ``method``: ``fn(A, B, n) -> (La, Lb) matrix`` (imports done here, untimed)."""
+    import torch
+    if method in ("ftgeo-linear", "ftgeo-debiased", "ftgeo-minibatch"):
+        from ftgeo.analysis.similarity import layer_cka_matrix
+        kw = ({"batch_size": batch_size, "random_state": 0} if method == "ftgeo-minibatch"
+              else {"debiased": method == "ftgeo-debiased", "device": "cpu"})
+        return lambda A, B, n: layer_cka_matrix(A, B, progress=False, **kw)
+    if method in ("ftgeo-stream", "ftgeo-stream-debiased"):
+        from ftgeo.analysis.streaming import linear_cka_grid
+        return lambda A, B, n: linear_cka_grid(A, B, chunk_size=4096, device="cpu",
+                                               debiased=method.endswith("debiased"))
+    names = [f"layers.{l}" for l in range(L)]
+    if method == "pytorch-cka":
+        from cka import cka_from_features
+
+        def fn(A, B, n):
+            with torch.inference_mode():
+                return cka_from_features([torch.from_numpy(x) for x in A], [torch.from_numpy(x) for x in B]).numpy()
+        return fn
+    if method == "torch-cka":
+        from torch_cka import CKA as TorchCKA
+
+        def fn(A, B, n):
+            dl = _index_loader(_minibatch_order(n, min(batch_size, n)))
+            cka = TorchCKA(_LayerStandIn.build(A), _LayerStandIn.build(B), model1_name="A", model2_name="B",
+                           model1_layers=names, model2_layers=names, device="cpu")
+            with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+                cka.compare(dl, dl)
+            return cka.export()["CKA"].numpy()
+        return fn
+    if method == "cka-pytorch":
+        from cka_pytorch import CKACalculator
+
+        def fn(A, B, n):
+            dl = _index_loader(_minibatch_order(n, min(batch_size, n)))
+            calc = CKACalculator(_LayerStandIn.build(A), _LayerStandIn.build(B), model1_layers=names,
+                                 model2_layers=names, device=torch.device("cpu"), verbose=False)
+            return calc.calculate_cka_matrix(dl, num_epochs=1).numpy()
+        return fn
+    raise SystemExit(f"unknown CKA method {method!r}")
+
+
 def task_cka(a) -> dict:
     """One CKA measurement (``a.method``) at ``a.n`` rows; saves the matrix to ``a.save``."""
     import torch
     d, L, n, n_file = a.d, a.layers, a.n, a.n_file
     paths = _data_paths(Path(a.work), n_file, d, L, a.seed)
     out = {"method": a.method, "n": n, "d": d, "layers": L, "torch_threads": torch.get_num_threads()}
+    fn = _cka_fn(a.method, L, a.batch_size)
+    # warm-up on a tiny slice (first-call costs: thread pools, lazy imports), untimed
+    w = [np.ascontiguousarray(x[:64, :16]) for x in _read_layers(paths["A"], n_file, 64, d, L)]
+    fn([DiskRows(paths["A"], l, n_file, 64, d) for l in range(L)] if "stream" in a.method else w,
+       [DiskRows(paths["B"], l, n_file, 64, d) for l in range(L)] if "stream" in a.method else w, 64)
     rss0 = _rss_mb()
-    if a.method == "ftgeo-stream":
-        from ftgeo.analysis.streaming import linear_cka_grid
+    if "stream" in a.method:
         A = [DiskRows(paths["A"], l, n_file, n, d) for l in range(L)]
         B = [DiskRows(paths["B"], l, n_file, n, d) for l in range(L)]
-        rss1 = _rss_mb()
-        t = time.perf_counter()
-        M = linear_cka_grid(A, B, chunk_size=a.chunk_size, device="cpu", debiased=a.debiased)
-        out["time_s"] = time.perf_counter() - t
-        out["estimator"] = "debiased" if a.debiased else "linear"
+        out["inputs"] = "read from disk, 4096 rows at a time"
     else:
         A = _read_layers(paths["A"], n_file, n, d, L)
         B = _read_layers(paths["B"], n_file, n, d, L)
-        rss1 = _rss_mb()
-        out["input_mb"] = round(2 * L * n * d * 4 / 2**20, 1)
-        if a.method in ("ftgeo-linear", "ftgeo-debiased"):
-            from ftgeo.analysis.similarity import layer_cka_matrix
-            t = time.perf_counter()
-            M = layer_cka_matrix(A, B, debiased=a.method == "ftgeo-debiased", device="cpu", progress=False)
-            out["time_s"] = time.perf_counter() - t
-        elif a.method == "ftgeo-minibatch":
-            from ftgeo.analysis.similarity import layer_cka_matrix
-            t = time.perf_counter()
-            M = layer_cka_matrix(A, B, batch_size=a.batch_size, random_state=0, progress=False)
-            out["time_s"] = time.perf_counter() - t
-        elif a.method == "pytorch-cka":
-            from cka import cka_from_features
-            tA, tB = [torch.from_numpy(x) for x in A], [torch.from_numpy(x) for x in B]
-            t = time.perf_counter()
-            with torch.inference_mode():
-                M = cka_from_features(tA, tB).numpy()
-            out["time_s"] = time.perf_counter() - t
-        elif a.method == "torch-cka":
-            from torch_cka import CKA as TorchCKA
-            m1, m2 = _LayerStandIn.build(A), _LayerStandIn.build(B)
-            names = [f"layers.{l}" for l in range(L)]
-            dl = _index_loader(_minibatch_order(n, a.batch_size))
-            cka = TorchCKA(m1, m2, model1_name="A", model2_name="B", model1_layers=names, model2_layers=names,
-                           device="cpu")
-            t = time.perf_counter()
-            with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-                cka.compare(dl, dl)
-            out["time_s"] = time.perf_counter() - t
-            M = cka.export()["CKA"].numpy()
-        elif a.method == "cka-pytorch":
-            from cka_pytorch import CKACalculator
-            m1, m2 = _LayerStandIn.build(A), _LayerStandIn.build(B)
-            names = [f"layers.{l}" for l in range(L)]
-            dl = _index_loader(_minibatch_order(n, a.batch_size))
-            calc = CKACalculator(m1, m2, model1_layers=names, model2_layers=names, device=torch.device("cpu"),
-                                 verbose=False)
-            t = time.perf_counter()
-            M = calc.calculate_cka_matrix(dl, num_epochs=1).numpy()
-            out["time_s"] = time.perf_counter() - t
-        else:
-            raise SystemExit(f"unknown CKA method {a.method!r}")
-    out["time_s"] = round(out["time_s"], 3)
+        out["inputs"] = "in memory"
+    out["inputs_mb"] = round(_rss_mb() - rss0, 1)
+    with RssSampler() as rs:
+        t = time.perf_counter()
+        M = fn(A, B, n)
+        out["time_s"] = round(time.perf_counter() - t, 3)
+    out["compute_rss_mb"] = rs.delta
     out["peak_rss_mb"] = round(_peak_mb(), 1)
-    out["inputs_rss_mb"] = round(rss1 - rss0, 1)
-    out["compute_rss_mb"] = round(_peak_mb() - rss1, 1)
     np.save(a.save, np.asarray(M, dtype=np.float64))
     return out
 
@@ -542,7 +576,7 @@ def row_cka(args, work: Path) -> dict:
             if method == "pytorch-cka" and (n > NG or _missing(*PEERS["pytorch-cka"])):
                 continue
             r = res.get((method, n)) or run(method, n)
-            mem.append({k: r.get(k) for k in ("method", "n", "time_s", "peak_rss_mb", "inputs_rss_mb",
+            mem.append({k: r.get(k) for k in ("method", "n", "time_s", "peak_rss_mb", "inputs_mb",
                                              "compute_rss_mb", "error") if r.get(k) is not None})
     ftgeo_only = [res[(m, N)] for m in ("ftgeo-linear", "ftgeo-debiased", "ftgeo-stream", "ftgeo-minibatch")]
     return {"rows": rows, "ftgeo": ftgeo_only, "ftgeo_internal_max_abs_diff": internal, "memory_over_n": mem,
