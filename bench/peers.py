@@ -340,55 +340,52 @@ def _pool(h, mask, pooling):
     return h[torch.arange(h.shape[0]), last]
 
 
-def task_extract(a) -> dict:
-    """Every layer of ``a.model`` on SST-2 dev (first ``a.n``) by ``a.method``; saves (L+1, n, H)."""
+def _extract_fn(a, lm, task, pooling):
+    """``fn(texts) -> (L+1, n, H)`` float32 for ``a.method`` (model wrapping done here, untimed)."""
     import torch
-    from ftgeo.models import load_model
-    pooling = "cls" if a.model == "minilm-l6" else "last"
-    lm = load_model(a.model)
-    task, texts = _sst2_texts(a.data_root, a.n)
     tok = lm.tokenizer
-    tok.padding_side = "right"
-    n_tokens = sum(len(x) for x in tok(texts, truncation=True, max_length=a.max_length)["input_ids"])
-    out = {"method": a.method, "model": a.model, "n": len(texts), "pooling": pooling, "batch_size": a.batch_size,
-           "real_tokens": n_tokens, "torch_threads": torch.get_num_threads()}
     L1 = lm.n_layers + 1
-    rss1 = _rss_mb()
     if a.method == "ftgeo":
         from ftgeo.extract import extract
         from ftgeo.testing.tasks import ListTask
-        sub = ListTask(task.name, task.kind, task.label_names, {"dev": task.examples("dev")[:a.n]})
-        with tempfile.TemporaryDirectory() as tmp:
-            t = time.perf_counter()
-            store = extract(lm, sub, "dev", pooling=pooling, out=Path(tmp) / "s", max_length=a.max_length,
-                            batch_size=a.batch_size, dtype="float32", progress=False)
-            out["time_s"] = time.perf_counter() - t
-            R = _ftgeo_store_layers(store)
-    elif a.method == "nnsight":
+
+        def fn(texts):
+            sub = ListTask(task.name, task.kind, task.label_names, {"dev": task.examples("dev")[:len(texts)]})
+            with tempfile.TemporaryDirectory() as tmp:
+                store = extract(lm, sub, "dev", pooling=pooling, out=Path(tmp) / "s", max_length=a.max_length,
+                                batch_size=a.batch_size, dtype="float32", progress=False)
+                return _ftgeo_store_layers(store)
+        return fn
+    if a.method == "nnsight":
+        import warnings
         from nnsight import NNsight
+        warnings.filterwarnings("ignore")
         m = NNsight(lm.model)
         if lm.is_decoder:
             emb, blocks, final = m.embed_tokens, m.layers, m.norm
         else:
             emb, blocks, final = m.embeddings, m.encoder.layer, None
-        R = np.zeros((L1, len(texts), lm.hidden_size), np.float32)
-        t = time.perf_counter()
-        for b0, bt in _batches_of(texts, a.batch_size):
-            enc = tok(bt, padding=True, truncation=True, max_length=a.max_length, return_tensors="pt")
-            with torch.inference_mode():
-                with m.trace(**enc, **({"use_cache": False} if lm.is_decoder else {})):
-                    saved = [emb.output.save()]
-                    for i, blk in enumerate(blocks):
-                        if final is not None and i == len(blocks) - 1:
-                            saved.append(final.output.save())
-                        else:
-                            saved.append(blk.output.save())
-            for l, s in enumerate(saved):
-                s = getattr(s, "value", s)
-                s = s[0] if isinstance(s, (tuple, list)) else s
-                R[l, b0:b0 + len(bt)] = _pool(s, enc["attention_mask"], pooling).float().numpy()
-        out["time_s"] = time.perf_counter() - t
-    elif a.method == "transformer-lens":
+        extra = {"use_cache": False} if lm.is_decoder else {}
+
+        def fn(texts):
+            R = np.zeros((L1, len(texts), lm.hidden_size), np.float32)
+            for b0, bt in _batches_of(texts, a.batch_size):
+                enc = tok(bt, padding=True, truncation=True, max_length=a.max_length, return_tensors="pt")
+                saved = []        # defined outside the trace: nnsight runs the block's code elsewhere
+                with torch.inference_mode():
+                    with m.trace(**enc, **extra):
+                        saved.append(emb.output.save())
+                        for i, blk in enumerate(blocks):
+                            if final is not None and i == lm.n_layers - 1:
+                                saved.append(final.output.save())
+                            else:
+                                saved.append(blk.output.save())
+                for l, s in enumerate(saved):
+                    s = s[0] if isinstance(s, (tuple, list)) else s
+                    R[l, b0:b0 + len(bt)] = _pool(s, enc["attention_mask"], pooling).float().numpy()
+            return R
+        return fn
+    if a.method == "transformer-lens":
         from transformer_lens.model_bridge import TransformerBridge
         from transformers import AutoModelForCausalLM, BertForMaskedLM
         path = lm.model.config._name_or_path
@@ -400,25 +397,44 @@ def task_extract(a) -> dict:
         keys = [first] + [f"blocks.{i}.hook_out" for i in range(nb - 1)] + \
                ["ln_final.hook_out" if lm.is_decoder else f"blocks.{nb - 1}.hook_out"]
         want = set(keys)
-        R = np.zeros((L1, len(texts), lm.hidden_size), np.float32)
-        rss1 = _rss_mb()
+
+        def fn(texts):
+            R = np.zeros((L1, len(texts), lm.hidden_size), np.float32)
+            for b0, bt in _batches_of(texts, a.batch_size):
+                enc = tok(bt, padding=True, truncation=True, max_length=a.max_length, return_tensors="pt")
+                with torch.inference_mode():
+                    _, cache = br.run_with_cache(enc["input_ids"], attention_mask=enc["attention_mask"],
+                                                 names_filter=lambda k: k in want)
+                for l, k in enumerate(keys):
+                    R[l, b0:b0 + len(bt)] = _pool(cache[k], enc["attention_mask"], pooling).float().numpy()
+            return R
+        return fn
+    raise SystemExit(f"unknown extraction method {a.method!r}")
+
+
+def task_extract(a) -> dict:
+    """Every layer of ``a.model`` on SST-2 dev (first ``a.n``) by ``a.method``; saves (L+1, n, H)."""
+    import torch
+    from ftgeo.models import load_model
+    pooling = "cls" if a.model == "minilm-l6" else "last"
+    lm = load_model(a.model)
+    task, texts = _sst2_texts(a.data_root, a.n)
+    lm.tokenizer.padding_side = "right"            # what ftgeo does (causal models too)
+    n_tokens = sum(len(x) for x in lm.tokenizer(texts, truncation=True, max_length=a.max_length)["input_ids"])
+    out = {"method": a.method, "model": a.model, "n": len(texts), "pooling": pooling, "batch_size": a.batch_size,
+           "real_tokens": n_tokens, "torch_threads": torch.get_num_threads()}
+    fn = _extract_fn(a, lm, task, pooling)
+    fn(texts[:4])                                    # warm-up, untimed
+    with RssSampler() as rs:
         t = time.perf_counter()
-        for b0, bt in _batches_of(texts, a.batch_size):
-            enc = tok(bt, padding=True, truncation=True, max_length=a.max_length, return_tensors="pt")
-            with torch.inference_mode():
-                _, cache = br.run_with_cache(enc["input_ids"], attention_mask=enc["attention_mask"],
-                                             names_filter=lambda k: k in want)
-            for l, k in enumerate(keys):
-                R[l, b0:b0 + len(bt)] = _pool(cache[k], enc["attention_mask"], pooling).float().numpy()
-        out["time_s"] = time.perf_counter() - t
+        R = fn(texts)
+        out["time_s"] = round(time.perf_counter() - t, 3)
+    if a.method == "transformer-lens":
         out["note"] = "TransformerBridge forces eager attention (ftgeo: the model's default, sdpa)"
-    else:
-        raise SystemExit(f"unknown extraction method {a.method!r}")
-    out["time_s"] = round(out["time_s"], 3)
     out["examples_per_s"] = round(len(texts) / out["time_s"], 1)
     out["tokens_per_s"] = round(n_tokens / out["time_s"], 1)
+    out["compute_rss_mb"] = rs.delta
     out["peak_rss_mb"] = round(_peak_mb(), 1)
-    out["compute_rss_mb"] = round(_peak_mb() - rss1, 1)
     np.save(a.save, R)
     return out
 
@@ -439,9 +455,13 @@ def task_words(a) -> dict:
     out = {"method": a.method, "model": a.model, "sentences": len(exs), "torch_threads": torch.get_num_threads()}
     if a.method == "ftgeo":
         from ftgeo.extract import extract
+        from ftgeo.testing.tasks import ListTask
         lm = load_model(a.model)
-        rss1 = _rss_mb()
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp:       # warm-up, untimed
+            extract(lm, ListTask(task.name, task.kind, task.label_names, {"dev": exs[:2]}), "dev", pooling="word",
+                    out=Path(tmp) / "w", max_length=a.max_length, batch_size=a.batch_size, dtype="float32",
+                    progress=False)
+        with tempfile.TemporaryDirectory() as tmp, RssSampler() as rs:
             t = time.perf_counter()
             store = extract(lm, task, "dev", pooling="word", out=Path(tmp) / "s", max_length=a.max_length,
                             batch_size=a.batch_size, dtype="float32", progress=False)
@@ -452,11 +472,12 @@ def task_words(a) -> dict:
         from neurox.data.extraction import transformers_extractor as tx
         path = str(load_model(a.model).model.config._name_or_path)
         model, tok = tx.get_model_and_tokenizer(path, device="cpu")
-        rss1 = _rss_mb()
         rows, labels = [], []
         counts: dict = {}
-        t = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()):          # warm-up, untimed
+            tx.extract_sentence_representations(" ".join(exs[0].words), model, tok, aggregation="average")
+        with contextlib.redirect_stdout(io.StringIO()), RssSampler() as rs:
+            t = time.perf_counter()
             for ex in exs:
                 hs, _ = tx.extract_sentence_representations(" ".join(ex.words), model, tok, aggregation="average",
                                                             tokenization_counts=counts)
@@ -472,7 +493,7 @@ def task_words(a) -> dict:
     out["time_s"] = round(out["time_s"], 3)
     out["examples_per_s"] = round(len(exs) / out["time_s"], 1)
     out["peak_rss_mb"] = round(_peak_mb(), 1)
-    out["compute_rss_mb"] = round(_peak_mb() - rss1, 1)
+    out["compute_rss_mb"] = rs.delta
     np.save(a.save, R)
     np.save(str(a.save).replace(".npy", "_labels.npy"), labels)
     # sentence boundary of the 80/20 split, in rows
@@ -636,7 +657,7 @@ def row_isoscore(args, stores: dict) -> dict:
     if why:
         return {"rows": [{"row": "isoscore", "peer": "isoscore", "skipped": why}]}
     import torch
-    from IsoScore import IsoScore as iso_peer
+    from IsoScore.IsoScore import IsoScore as iso_peer
     from ftgeo.analysis.isotropy import isoscore as iso_ftgeo
     rows = []
     for model, layers in (("minilm-l6", None), ("smollm2-135m", args.smollm_iso_layers)):
@@ -649,7 +670,12 @@ def row_isoscore(args, stores: dict) -> dict:
         if model == "minilm-l6":
             R = R[:, :args.iso_n]
         Xs = [np.ascontiguousarray(R[l]) for l in idx]
-        vf = [iso_ftgeo(X) for X in Xs]
+        def f_safe(X):
+            try:
+                return iso_ftgeo(X)
+            except Exception:  # noqa: BLE001 - a constant layer: IsoScore undefined (the peer returns NaN)
+                return float("nan")
+        vf = [f_safe(X) for X in Xs]
         with torch.inference_mode():
             vp = [float(iso_peer(X)) for X in Xs]                       # as given: float32 in, float32 math
             vp64 = [float(iso_peer(X.astype(np.float64))) for X in Xs]  # the same points in float64
@@ -803,7 +829,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--extract-batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--iso-n", type=int, default=300, help="MiniLM rows for the IsoScore row")
-    ap.add_argument("--smollm-iso-layers", default="0,10,20,30")
+    ap.add_argument("--smollm-iso-layers", default="1,10,20,30",
+                    help="SmolLM2 layers of the IsoScore row (layer 0 of last-token pooling: the final tokens' "
+                         "input embeddings, mostly the same few punctuation tokens)")
     ap.add_argument("--pos-n", type=int, default=300, help="UD-EWT dev sentences for NeuroX rows")
     ap.add_argument("--probe-layer", type=int, default=4)
     ap.add_argument("--top-k", type=int, default=5)
