@@ -688,7 +688,7 @@ def row_isoscore(args, stores: dict) -> dict:
                     fn(X)
                 ts.append(time.perf_counter() - t)
             return statistics.median(ts)
-        tf = timed(iso_ftgeo)
+        tf = timed(f_safe)
         with torch.inference_mode():
             tp = timed(iso_peer)
         rows.append({"row": "isoscore", "peer": "isoscore", "version": _version("IsoScore"), "model": model,
