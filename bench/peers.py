@@ -310,7 +310,7 @@ def task_cka(a) -> dict:
         M = fn(A, B, n)
         out["time_s"] = round(time.perf_counter() - t, 3)
     out["compute_rss_mb"] = rs.delta
-    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    out["peak_rss_mb"] = round(rs.peak, 1)
     np.save(a.save, np.asarray(M, dtype=np.float64))
     return out
 
@@ -434,7 +434,7 @@ def task_extract(a) -> dict:
     out["examples_per_s"] = round(len(texts) / out["time_s"], 1)
     out["tokens_per_s"] = round(n_tokens / out["time_s"], 1)
     out["compute_rss_mb"] = rs.delta
-    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    out["peak_rss_mb"] = round(rs.peak, 1)
     np.save(a.save, R)
     return out
 
@@ -492,7 +492,7 @@ def task_words(a) -> dict:
     out["words"] = int(R.shape[1])
     out["time_s"] = round(out["time_s"], 3)
     out["examples_per_s"] = round(len(exs) / out["time_s"], 1)
-    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    out["peak_rss_mb"] = round(rs.peak, 1)
     out["compute_rss_mb"] = rs.delta
     np.save(a.save, R)
     np.save(str(a.save).replace(".npy", "_labels.npy"), labels)
