@@ -63,4 +63,5 @@ def test_isoscore_package_equals_ftgeo_in_float64():
     X = rng.standard_normal((500, 20)) * np.linspace(0.2, 3.0, 20)     # anisotropic: IsoScore well inside (0, 1)
     v = isoscore(X)
     assert 0.1 < v < 0.95
-    assert abs(float(iso.IsoScore(X)) - v) < 1e-10
+    # not 1e-12: the package takes sqrt(d) of an integer tensor, which torch computes in float32
+    assert abs(float(iso.IsoScore(X)) - v) < 1e-7
