@@ -812,6 +812,31 @@ def row_similarity(args) -> dict:
             "load_avg_after": out.get("load_avg_after")}
 
 
+def _fmt(v, digits=3):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.2e}" if (v != 0 and abs(v) < 1e-3) else f"{v:.{digits}g}"
+    return str(v)
+
+
+def markdown_table(out: dict) -> str:
+    """The docs/benchmarks.md table from the printed JSON (``--table FILE``)."""
+    lines = ["| row | peer | version | same numbers? (max abs diff) | ftgeo s | peer s | ratio | memory (MB) ftgeo / peer |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in out.get("table", []):
+        what = r["row"] + "".join(f" {k}={r[k]}" for k in ("model", "n") if r.get(k) is not None)
+        if "skipped" in r:
+            lines.append(f"| {what} | {r.get('peer')} | {r.get('version') or '–'} | skipped: {r['skipped']} | | | | |")
+            continue
+        mem = ""
+        if r.get("ftgeo_compute_rss_mb") is not None or r.get("peer_compute_rss_mb") is not None:
+            mem = f"{_fmt(r.get('ftgeo_compute_rss_mb'))} / {_fmt(r.get('peer_compute_rss_mb'))}"
+        lines.append(f"| {what} | {r.get('peer')} | {r.get('version') or '–'} | {_fmt(r.get('max_abs_diff'))} | "
+                     f"{_fmt(r.get('ftgeo_s'))} | {_fmt(r.get('peer_s'))} | {_fmt(r.get('ratio'))} | {mem} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -843,6 +868,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per child measurement")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument("--table", default=None, help="print the markdown table of a saved JSON and exit")
     # child-only
     ap.add_argument("--task", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--method", default=None, help=argparse.SUPPRESS)
@@ -859,6 +885,9 @@ def main(argv=None) -> dict:
     args.mem_n = [int(x) for x in str(args.mem_n).split(",") if x.strip()]
     args.smollm_iso_layers = [int(x) for x in str(args.smollm_iso_layers).split(",") if x.strip()]
 
+    if args.table:
+        print(markdown_table(json.loads(Path(args.table).read_text())))
+        return {}
     if args.task:
         fn = {"cka": task_cka, "extract": task_extract, "words": task_words, "probes": task_probes}[args.task]
         res = fn(args)
