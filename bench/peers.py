@@ -774,7 +774,7 @@ def task_probes(a) -> dict:
     def acc_on(dims):
         return float(ProbeClassifier(kind="linear", random_state=0).fit(Xtr[:, dims], ytr).score(Xte[:, dims], yte))
     acc_sel, acc_top = acc_on(list(sel)), acc_on(top_n)
-    neuron_row = {"row": "neurons", "peer": "neurox", "version": _version("neurox"), **info, "k": a.top_k,
+    neuron_row = {"row": "neurons", "peer": "neurox", "version": probe_row["version"], **info, "k": a.top_k,
                   "ftgeo_selected": [int(i) for i in sel], "peer_selected": top_n,
                   "ftgeo_accuracy_top_k": round(acc_sel, 4), "peer_accuracy_top_k": round(acc_top, 4),
                   "max_abs_diff": round(abs(acc_sel - acc_top), 4),
@@ -816,7 +816,9 @@ def _fmt(v, digits=3):
     if v is None:
         return "–"
     if isinstance(v, float):
-        return f"{v:.2e}" if (v != 0 and abs(v) < 1e-3) else f"{v:.{digits}g}"
+        if v != 0 and abs(v) < 1e-3:
+            return f"{v:.2e}"
+        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.{digits}g}"
     return str(v)
 
 
