@@ -32,8 +32,9 @@ process so that its peak RSS is its own):
   ``--similarity-args``, or its saved JSON (``--similarity-json``); its rows are copied in.
 
 A missing peer is skipped with a one-line reason. Times exclude imports and model loading; ``ratio`` is
-peer time / ftgeo time (> 1: ftgeo faster). ``peak_rss_mb`` is the child's peak RSS and
-``compute_rss_mb`` its growth after the inputs were loaded. The machine's load average is recorded at start
+peer time / ftgeo time (> 1: ftgeo faster). ``compute_rss_mb`` is the growth of the child's resident set
+during the measured call (sampled every 5 ms; inputs were loaded before), ``peak_rss_mb`` the child's
+resident set at that peak (not ``ru_maxrss``, which carries the parent's across fork/exec). The machine's load average is recorded at start
 and end (a shared machine: read ratios with it). Prints ONE JSON object last.
 
     python bench/peers.py                                   # everything (about 10-15 min on 2 cores)
