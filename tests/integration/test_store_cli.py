@@ -47,3 +47,10 @@ def test_lock_timeout_flag_reaches_extract(tmp_path, data_root, capsys):
                    str(tmp_path / "s"), "--lock-timeout", "0.2", "--max-examples", "4", "--data-root", str(data_root), "--no-progress"])
     line = _one_error_line(capsys)
     assert rc == 2 and "is locked by pid" in line and "(extract other)" in line and "waited 0.2 s" in line
+
+
+def test_demo_without_its_data_folder_is_one_line_before_any_step(tmp_path, capsys):
+    rc = main(["demo", "--data-root", str(tmp_path / "no-data"), "--run", str(tmp_path / "run"), "--no-progress"])
+    line = _one_error_line(capsys)
+    assert rc == 2 and "does not exist" in line and "--data-root" in line
+    assert not (tmp_path / "run" / "results").exists()   # nothing started

@@ -18,7 +18,12 @@ DECODER_EXAMPLES = 300
 
 
 def run_demo(spec: StudySpec, run, *, decoder: bool = True, progress: bool = True) -> StudyContext:
-    """Run the demo; returns the study context (``.failed`` lists failed steps)."""
+    """Run the demo; returns the study context (``.failed`` lists failed steps).
+
+    The demo reads local data only: a missing data folder is one line before anything starts (not a failed
+    step per study)."""
+    from ftgeo.data import resolve_data_root
+    resolve_data_root(spec.data_root)
     ctx = run_study(["gptology", "emergent", "closer-look"], spec, run, report=False, progress=progress)
     if decoder:
         decoder_showcase(ctx)
