@@ -65,7 +65,7 @@ def test_findings_come_first_and_match_the_tables(page):
     assert f0 < claims < s0                       # findings, then claims, then the sections
     t = iso.table("isotropy")
     r = t[(t["set"] == "fine-tuned") & (t["layer"] == 3)].iloc[0]
-    from ftgeo.report.findings import row_ci
+    from ftgeo.results.findings import row_ci
     expected = row_ci(r, "isoscore", 0.9)
     assert "[90% CI " in expected                 # the new result carries its interval ...
     findings = text[f0:claims]
@@ -78,7 +78,7 @@ def test_old_results_without_intervals_give_bare_numbers(page):
     text, iso, _ = page
     t = iso.table("isotropy")
     r = t[(t["set"] == "fine-tuned") & (t["layer"] == 3)].iloc[0]
-    from ftgeo.report.findings import num
+    from ftgeo.results.findings import num
     # ... the old copy (no *_low/*_high columns) the bare number, and the page still renders
     assert re.search(rf"fine-tuned IsoScore {re.escape(num(r['isoscore']))}, average", text)
 
@@ -122,7 +122,7 @@ def test_a_broken_findings_generator_is_one_line_not_a_crash(tmp_path):
 
 
 def test_with_ci_and_layer_list():
-    from ftgeo.report.findings import layer_list, with_ci
+    from ftgeo.results.findings import layer_list, with_ci
     assert with_ci(0.8261, 0.81, 0.84) == "0.826 [90% CI 0.81, 0.84]"
     assert with_ci(0.8261, float("nan"), 0.84) == "0.826"
     assert with_ci(0.0043, 0.004, 0.005, percent=True) == "0.43% [90% CI 0.4%, 0.5%]"

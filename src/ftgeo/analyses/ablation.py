@@ -79,7 +79,7 @@ class AblationResult(Result):
     def findings(self):
         """Accuracy after zeroing the most dimensions tried, per mode (highest / lowest variance, random),
         against the full model."""
-        from ftgeo.report.findings import level_of, num, with_ci
+        from ftgeo.results.findings import level_of, num, with_ci
         m = self.mean_curve()
         if m.empty:
             return []

@@ -49,7 +49,7 @@ class CentroidResult(Result):
 
     def findings(self):
         """The layer where the label centroids move most, and how many directions the movement spans there."""
-        from ftgeo.report.findings import num
+        from ftgeo.results.findings import num
         mov, mp = self.table("movement"), self.table("movement_pca")
         if mov.empty:
             return []

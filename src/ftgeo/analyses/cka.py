@@ -198,7 +198,7 @@ class CKAResult(Result):
     def findings(self):
         """Same-layer CKA between two sets: where it is highest and where it falls (with the jackknife
         interval where saved); for one set, the CKA of the first layer with the last; undefined layers named."""
-        from ftgeo.report.findings import layer_list, level_of, num, with_ci
+        from ftgeo.results.findings import layer_list, level_of, num, with_ci
         lev = level_of(self)
         out = []
         sl = self.same_layer()

@@ -110,7 +110,7 @@ class CompressionResult(Result):
     def findings(self):
         """Per model and layer: the accuracy of the in-domain PCA classifier on the first component
         against all dimensions (the paper: one component of the fine-tuned space keeps the accuracy)."""
-        from ftgeo.report.findings import level_of, row_ci
+        from ftgeo.results.findings import level_of, row_ci
         lev = level_of(self)
         cur, full = self.curve, self.full
         out = []

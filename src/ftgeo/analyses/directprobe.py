@@ -186,7 +186,7 @@ class DirectProbeLayersResult(Result):
     def findings(self):
         """Per set: at which layers the clusters match the labels (linearly separable, DirectProbe Sec. 4.1),
         and the cluster-based eval accuracy at the last layer."""
-        from ftgeo.report.findings import layer_list, level_of, row_ci
+        from ftgeo.results.findings import layer_list, level_of, row_ci
         t = self.table("layers")
         if t.empty:
             return []

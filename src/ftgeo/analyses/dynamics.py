@@ -101,7 +101,7 @@ class DynamicsResult(Result):
     def findings(self):
         """Per layer: the labels' mean minimum distance at the first and the last checkpoint, and the
         last checkpoint's spatial similarity to the pretrained space where it is defined."""
-        from ftgeo.report.findings import level_of, num, row_ci
+        from ftgeo.results.findings import level_of, num, row_ci
         lev = level_of(self)
         out = []
         md = self.table("min_distance")

@@ -54,7 +54,7 @@ class IsotropyResult(Result):
     def findings(self):
         """Per set: IsoScore and the average cosine similarity at the last layer (1 = isotropic / 1 = all
         vectors point the same way), with the jackknife interval where saved."""
-        from ftgeo.report.findings import level_of, row_ci
+        from ftgeo.results.findings import level_of, row_ci
         t = self.table("isotropy")
         lev = level_of(self)
         parts = []

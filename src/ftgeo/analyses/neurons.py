@@ -106,7 +106,7 @@ class NeuronsResult(Result):
     def findings(self):
         """Per layer: the share of neurons above the single-neuron accuracy threshold (pretrained vs
         fine-tuned), and the best single neuron and all dimensions' eval accuracies."""
-        from ftgeo.report.findings import level_of, num, row_ci
+        from ftgeo.results.findings import level_of, num, row_ci
         lev = level_of(self)
         frac, thr = self.meta.get("fraction_above") or {}, self.meta.get("threshold") or {}
         p = self.table("paper")

@@ -169,7 +169,7 @@ class ProbeResult(Result):
     def findings(self):
         """Last-layer probe accuracy per set and kind (with the within-seed interval where saved) and the
         best layer of each."""
-        from ftgeo.report.findings import level_of, row_ci
+        from ftgeo.results.findings import level_of, row_ci
         b = self.table("best")
         if b.empty:
             return []

@@ -92,7 +92,7 @@ class RogueResult(Result):
     def findings(self):
         """Per set, the last layer's principal (highest-variance) dimension and its share of the variance,
         and the top-k overlap between the first two sets there."""
-        from ftgeo.report.findings import level_of, num, row_ci
+        from ftgeo.results.findings import level_of, num, row_ci
         lay = self.table("layers")
         if lay.empty:
             return []

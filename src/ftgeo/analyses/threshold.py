@@ -108,7 +108,7 @@ class ThresholdResult(Result):
 
     def findings(self):
         """Per layer and method: one dimension with a threshold against the full model's accuracy."""
-        from ftgeo.report.findings import level_of, row_ci
+        from ftgeo.results.findings import level_of, row_ci
         lev = level_of(self)
         out = []
         for _, r in self.table("threshold").iterrows():

@@ -65,7 +65,7 @@ class VarianceResult(Result):
     def findings(self):
         """Per layer: how many leading components concentrate more variance after fine-tuning (ratio > 1)
         against the paper's prediction (n_classes - 1), and the first component's ratio."""
-        from ftgeo.report.findings import level_of, row_ci
+        from ftgeo.results.findings import level_of, row_ci
         lev = level_of(self)
         v, out = self.table("variance"), []
         for _, d in self.table("drop").iterrows():

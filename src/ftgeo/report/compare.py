@@ -96,7 +96,7 @@ def _config_diff(dirs, labels) -> list[str]:
 
 def _findings_diff(grouped, loaded, labels) -> list[str]:
     """Per result, each run's findings in a column; a row whose sentences differ is marked."""
-    from ftgeo.report.findings import findings_of
+    from ftgeo.results.findings import findings_of
     rows = []
     for _, items in grouped:
         for name, _ in items:

@@ -128,7 +128,7 @@ _group = group_results          # the old private name
 # ---------------------------------------------------------------------------------------------- findings
 def findings_section(grouped) -> list[str]:
     """The report's opening: per section (paper), the findings sentences, each linking to its figure."""
-    from ftgeo.report.findings import collect
+    from ftgeo.results.findings import collect
     blocks = collect(grouped)
     if not blocks:
         return []
@@ -153,7 +153,7 @@ def claims_section(claims) -> list[str]:
             continue
         rows = []
         for _, r in t.iterrows():
-            from ftgeo.report.findings import with_ci
+            from ftgeo.results.findings import with_ci
             verdict = str(r.get("verdict", ""))
             cls = verdict.replace(" ", "-")
             val = with_ci(r.get("value"), r.get("low"), r.get("high"), None)

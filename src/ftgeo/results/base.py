@@ -71,7 +71,7 @@ class Result:
         """Sentences for the report's findings section, generated from the saved tables (no recomputing):
         each a string or ``(sentence, figure_suffix)`` to link it to the figure ``<name>_<suffix>`` instead
         of the result's section. Numbers carry their interval where the table has ``*_low/*_high``
-        columns (:func:`ftgeo.report.findings.with_ci`). Subclasses override; the default has none."""
+        columns (:func:`ftgeo.results.findings.with_ci`). Subclasses override; the default has none."""
         return []
 
     # ------------------------------------------------------------------ io

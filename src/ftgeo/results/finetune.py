@@ -110,7 +110,7 @@ class FinetuneResult(Result):
 
     def findings(self):
         """The final eval accuracy, and the best checkpoint against the final model the analyses use."""
-        from ftgeo.report.findings import num
+        from ftgeo.results.findings import num
         out = [(f"Fine-tuning {self.meta.get('model')} on {self.meta.get('task')} ({self.meta.get('recipe')}): final "
                 f"{self.meta.get('eval_split', 'eval')} accuracy {num(self.accuracy)} after "
                 f"{num(self.meta.get('global_step'))} steps.", "curves")]
