@@ -127,3 +127,9 @@ def test_with_ci_and_layer_list():
     assert with_ci(0.8261, float("nan"), 0.84) == "0.826"
     assert with_ci(0.0043, 0.004, 0.005, percent=True) == "0.43% [90% CI 0.4%, 0.5%]"
     assert layer_list([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"
+
+
+def test_an_interval_that_leaves_out_its_value_is_called_bias_corrected():
+    from ftgeo.results.findings import with_ci
+    assert with_ci(0.083, 0.064, 0.082) == "0.083 [90% bias-corrected CI 0.064, 0.082]"
+    assert with_ci(0.07, 0.064, 0.082) == "0.07 [90% CI 0.064, 0.082]"

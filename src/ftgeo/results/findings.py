@@ -41,12 +41,14 @@ def pct(x, digits: int = 2) -> str:
 
 def with_ci(value, low=None, high=None, level: float | None = 0.9, digits: int = 3, percent: bool = False) -> str:
     """``0.826 [90% CI 0.81, 0.84]``, or just ``0.826`` when the bounds are missing or NaN;
-    ``percent=True`` writes shares as percentages."""
+    ``percent=True`` writes shares as percentages. A jackknife interval is centred on the bias-corrected
+    estimate and can leave out the plug-in value; the sentence then says so (``bias-corrected CI``)."""
     f = (lambda x: pct(x, digits)) if percent else (lambda x: num(x, digits))
     s = f(value)
     if _finite(low) and _finite(high):
-        lev = f"{100 * level:.0f}% CI " if level else "CI "
-        s += f" [{lev}{f(low)}, {f(high)}]"
+        lev = f"{100 * level:.0f}% " if level else ""
+        outside = _finite(value) and not (float(low) <= float(value) <= float(high))
+        s += f" [{lev}{'bias-corrected ' if outside else ''}CI {f(low)}, {f(high)}]"
     return s
 
 
