@@ -91,6 +91,17 @@ def _show_layers(layers: Sequence[int]) -> str:
     return ", ".join(str(x) for x in layers)
 
 
+def stored_layer_numbers(reps) -> list[int]:
+    """The model layer numbers a set holds: ``reps.layers`` (a selectively extracted set keeps the model's
+    numbering), else ``0..n_layers-1``; an int ``n`` stands for a full set of ``n`` layers."""
+    if isinstance(reps, (int, np.integer)):
+        return list(range(int(reps)))
+    layers = getattr(reps, "layers", None)
+    if layers is not None and not callable(layers):
+        return [int(x) for x in layers]
+    return list(range(reps.n_layers))
+
+
 def resolve_layer(index: int, layers: "int | Sequence[int]") -> int:
     """The model's layer number for ``index`` in a set holding ``layers``.
 

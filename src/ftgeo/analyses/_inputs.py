@@ -11,17 +11,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ftgeo.errors import ValidationError
-from ftgeo.reps import parse_layer_spec, resolve_layer  # noqa: F401 - resolve_layer re-exported
+from ftgeo.reps import parse_layer_spec, resolve_layer, stored_layer_numbers  # noqa: F401 - resolve_layer re-exported
 
 
 def stored_layers(reps) -> list[int]:
     """The model layer numbers a set holds (``reps.layers``; ``0..n-1`` for an int or a set without it)."""
-    if isinstance(reps, (int, np.integer)):
-        return list(range(int(reps)))
-    layers = getattr(reps, "layers", None)
-    if layers is not None and not callable(layers):
-        return [int(x) for x in layers]
-    return list(range(reps.n_layers))
+    return stored_layer_numbers(reps)
 
 
 def select_layers(reps, layers: Any = None, *, default: str = "all") -> list[int]:

@@ -119,9 +119,8 @@ def preprocess_layer(X, how: str = "raw", q: float = 0.95) -> np.ndarray:
 def as_layer_loaders(layers) -> list[Callable[[], np.ndarray]]:
     """Zero-argument loaders for a Representations object, a list of arrays/loaders or a 3-D array."""
     if hasattr(layers, "layer") and hasattr(layers, "n_layers"):
-        held = getattr(layers, "layers", None)  # model numbering of a selectively extracted set
-        numbers = [int(x) for x in held] if held is not None and not callable(held) else range(layers.n_layers)
-        return [(lambda i=i: layers.layer(i, dtype=np.float64)) for i in numbers]
+        from ftgeo.reps import stored_layer_numbers
+        return [(lambda i=i: layers.layer(i, dtype=np.float64)) for i in stored_layer_numbers(layers)]
     if isinstance(layers, np.ndarray) and layers.ndim == 3:
         return [(lambda a=a: a) for a in layers]
     if isinstance(layers, (list, tuple)) and layers:

@@ -781,9 +781,8 @@ def _backend(device: str | None):
 
 def _as_layer_list(layers) -> list:
     if hasattr(layers, "layer") and hasattr(layers, "n_layers"):
-        held = getattr(layers, "layers", None)  # model numbering of a selectively extracted set
-        numbers = [int(x) for x in held] if held is not None and not callable(held) else range(layers.n_layers)
-        return [(lambda i=i: layers.layer(i, dtype=None)) for i in numbers]
+        from ftgeo.reps import stored_layer_numbers
+        return [(lambda i=i: layers.layer(i, dtype=None)) for i in stored_layer_numbers(layers)]
     if isinstance(layers, np.ndarray) and layers.ndim == 3:
         return [(lambda a=a: a) for a in layers]
     if isinstance(layers, (list, tuple)) and layers:
@@ -1256,9 +1255,8 @@ class LayerCKA(FtgeoEstimator):
 
     def _select(self, reps):
         if hasattr(reps, "layer") and hasattr(reps, "n_layers"):
-            from ftgeo.reps import resolve_layer
-            held = getattr(reps, "layers", None)
-            held = [int(x) for x in held] if held is not None and not callable(held) else list(range(reps.n_layers))
+            from ftgeo.reps import resolve_layer, stored_layer_numbers
+            held = stored_layer_numbers(reps)
             idx = held if self.layers is None else [resolve_layer(i, held) for i in self.layers]
             return [(lambda i=i: reps.layer(i, dtype=None)) for i in idx], idx
         arrs = list(reps)
