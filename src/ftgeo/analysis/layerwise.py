@@ -33,7 +33,7 @@ import numpy as np
 from ftgeo.errors import ValidationError
 
 __all__ = ["Measure", "PREPROCESS", "preprocess_layer", "clip_threshold", "layer_grid", "jackknife_grid",
-           "as_layer_loaders", "UndefinedMeasure"]
+           "as_layer_loaders", "UndefinedMeasure", "resolve_pairs"]
 
 PREPROCESS = ("raw", "standardize", "clip")
 
@@ -168,6 +168,22 @@ def _fill(measure: Measure, A, B, sym: bool, progress: bool, desc: str) -> np.nd
     return M
 
 
+def resolve_pairs(sets: dict, pairs) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (set_a, set_b) pairs of a layer x layer computation and the sets they use, in ``sets``' order.
+
+    ``pairs`` defaults to every set with itself and every a < b; a pair naming an unknown set is
+    refused in one line naming the known sets."""
+    names = list(sets)
+    if pairs is None:
+        pairs = [(a, a) for a in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    pairs = [tuple(p) for p in pairs]
+    for a, b in pairs:
+        for s in (a, b):
+            if s not in sets:
+                raise ValidationError(f"pair {(a, b)} names set {s!r}; known sets: {names}")
+    return pairs, sorted({s for p in pairs for s in p}, key=names.index)
+
+
 def layer_grid(sets: dict[str, Any], pairs: Sequence[tuple[str, str]] | None, measure: Measure, *,
                preprocess: str = "raw", q: float = 0.95, rows: np.ndarray | None = None,
                progress: bool = False, warn: bool = True) -> dict[tuple[str, str], np.ndarray]:
@@ -182,15 +198,7 @@ def layer_grid(sets: dict[str, Any], pairs: Sequence[tuple[str, str]] | None, me
     """
     if preprocess not in PREPROCESS:
         raise ValidationError(f"preprocess must be one of {PREPROCESS}; got {preprocess!r}")
-    names = list(sets)
-    if pairs is None:
-        pairs = [(a, a) for a in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    pairs = [tuple(p) for p in pairs]
-    for a, b in pairs:
-        for s in (a, b):
-            if s not in sets:
-                raise ValidationError(f"pair {(a, b)} names set {s!r}; known sets: {names}")
-    used = sorted({s for p in pairs for s in p}, key=names.index)
+    pairs, used = resolve_pairs(sets, pairs)
     stats, whys, n = {}, {}, None
     for s in used:
         stats[s], whys[s], n = _prepare_all(measure, as_layer_loaders(sets[s]), s, preprocess, q, rows, n, progress)

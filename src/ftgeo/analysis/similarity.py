@@ -812,16 +812,9 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
     matrix is never aborted for them.
     """
     check_in(kernel, KERNELS, "kernel")
-    names = list(sets)
-    if pairs is None:
-        pairs = [(a, a) for a in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    pairs = [tuple(p) for p in pairs]
-    for a, b in pairs:
-        for s in (a, b):
-            if s not in sets:
-                raise ValidationError(f"pair {(a, b)} names set {s!r}; known sets: {names}")
+    from ftgeo.analysis.layerwise import resolve_pairs
+    pairs, used = resolve_pairs(sets, pairs)
     loaders = {k: _as_layer_list(v) for k, v in sets.items()}
-    used = sorted({s for p in pairs for s in p}, key=names.index)
     firsts = {s: np.asarray(loaders[s][0]()) for s in used}      # each set's first layer, loaded once
     for s, f in firsts.items():
         if f.ndim != 2:
@@ -861,16 +854,9 @@ def layer_cka_jackknife(sets: dict[str, Sequence], blocks, pairs: Sequence[tuple
     the full data are NaN everywhere with the usual warning. Minibatch CKA has no jackknife here.
     """
     check_in(kernel, KERNELS, "kernel")
-    names = list(sets)
-    if pairs is None:
-        pairs = [(a, a) for a in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    pairs = [tuple(p) for p in pairs]
-    for a, b in pairs:
-        for s in (a, b):
-            if s not in sets:
-                raise ValidationError(f"pair {(a, b)} names set {s!r}; known sets: {names}")
+    from ftgeo.analysis.layerwise import resolve_pairs
+    pairs, used = resolve_pairs(sets, pairs)
     loaders = {k: _as_layer_list(v) for k, v in sets.items()}
-    used = sorted({s for p in pairs for s in p}, key=names.index)
     firsts = {s: np.asarray(loaders[s][0]()) for s in used}
     for s, f in firsts.items():
         if f.ndim != 2:
