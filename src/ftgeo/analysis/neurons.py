@@ -27,7 +27,8 @@ from ftgeo.sampling import stratified_folds as _folds
 from ftgeo.errors import ValidationError
 
 __all__ = ["stratified_folds", "candidate_accuracy", "single_neuron_accuracy", "single_neuron_null", "greedy_selection",
-           "SalientNeurons", "majority_accuracy", "uniform_accuracy", "fraction_above"]
+           "SalientNeurons", "majority_accuracy", "uniform_accuracy", "fraction_above",
+           "weight_mass_ordering"]
 
 
 #: Newton stopping tolerance of the candidate fits (half the squared Newton decrement relative to the
@@ -238,6 +239,42 @@ def greedy_selection(X, y, n_select: int = 5, *, cv: int = 5, C: float = 1.0, ra
         W_base = [models[i, f] for f in range(len(splits))]
     return {"selected": selected, "curve": np.asarray(curve), "scores": scores, "fold_scores": first_folds,
             "splits": splits}
+
+
+def weight_mass_ordering(coef, search_stride: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """A global ordering of neurons by a linear probe's weight mass (Dalvi et al. 2019, "What Is One Grain
+    of Sand in the Desert?", AAAI, Sec. 3.2; NeuroX's ``get_neuron_ordering``).
+
+    ``coef``: the probe's (n_classes, d) weights (their absolute values are used). For a share
+    p = k / ``search_stride`` (k = 0..S) of the weight mass, class c selects its largest-|w| neurons
+    up to and including the first whose cumulative |w| reaches p times the class total; a neuron's
+    level is the smallest k at which some class selects it. Neurons are ordered by level; within a
+    level (the paper: arbitrarily ordered) by their largest share of a class's mass, then by index.
+    Returns ``(ordering, cutoffs)``: all d neurons, and for each k the number of neurons with level <= k
+    (NeuroX's cutoffs). Neurons that no share selects (zero weight for every class after the mass is
+    reached) come last, after ``cutoffs[-1]``.
+    """
+    W = np.abs(np.asarray(coef, dtype=np.float64))
+    if W.ndim != 2 or W.size == 0 or not np.isfinite(W).all():
+        raise ValidationError(f"coef must be a finite (n_classes, d) array; got shape {W.shape}")
+    if not isinstance(search_stride, (int, np.integer)) or search_stride < 1:
+        raise ValidationError(f"search_stride must be a positive int; got {search_stride!r}")
+    S, (C, d) = int(search_stride), W.shape
+    order = np.argsort(-W, axis=1, kind="stable")
+    sorted_w = np.take_along_axis(W, order, axis=1)
+    cum = np.cumsum(sorted_w, axis=1)
+    before = np.concatenate([np.full((C, 1), -np.inf), cum[:, :-1]], axis=1)     # mass before each position
+    totals = W.sum(axis=1, keepdims=True)
+    level = np.full(d, S + 1)
+    for k in range(S + 1):                         # same comparison as the paper's cut: cum >= total * p
+        sel = before < totals * (k / S)
+        for c in range(C):
+            idx = order[c, sel[c]]
+            level[idx] = np.minimum(level[idx], k)
+    share = (W / np.where(totals > 0, totals, 1.0)).max(axis=0)
+    ordering = np.lexsort((np.arange(d), -share, level))
+    cutoffs = np.searchsorted(level[ordering], np.arange(S + 1), side="right")
+    return ordering, cutoffs
 
 
 class SalientNeurons(FtgeoEstimator):

@@ -467,6 +467,15 @@ class ProbeClassifier(ClassifierMixin, FtgeoEstimator):
         self.best_val_loss_ = float(batch.best_val_loss[0])
         return self
 
+    @property
+    def coef_(self) -> np.ndarray:
+        """A linear probe's (n_classes, d) weights on the standardised features (what weight-mass neuron
+        rankings read: :func:`ftgeo.analysis.neurons.weight_mass_ordering`)."""
+        check_fitted(self)
+        if self.kind != "linear":
+            raise ValidationError(f"coef_ exists for kind='linear' probes only; this probe is {self.kind!r}")
+        return self._batch.params[0][0].detach().numpy().T.astype(np.float64)
+
     def _standardized(self, X):
         check_fitted(self)
         X = check_features(X, "X")
