@@ -121,9 +121,9 @@ def _spaced(layers: list, k: int) -> list:
     return [layers[i] for i in np.linspace(0, len(layers) - 1, k).round().astype(int)]
 
 
-def _grid26_row(name, measure, A, B, lib_fn, lib, note, post=None, k=0):
+def _grid26_row(name, measure, A, B, lib_fn, lib, note, post=None, k=0, n=0):
     from ftgeo.analysis.layerwise import layer_grid
-    both = _spaced(A, k) + _spaced(B, k)
+    both = [x[:n] if n else x for x in _spaced(A, k) + _spaced(B, k)]
     M, t_ft = _time(lambda: layer_grid({"all": both}, [("all", "all")], measure)[("all", "all")])
     if post is not None:
         M = post(M)
@@ -134,12 +134,12 @@ def _grid26_row(name, measure, A, B, lib_fn, lib, note, post=None, k=0):
                 "baseline": f"{lib}: not installed ({exc})", "baseline_s": None, "speedup": None, "note": note}
     R = np.asarray(R)
     return {"measure": name, "grid": f"{len(both)} x {len(both)} (a+b, both within and between)",
-            "ftgeo_s": round(t_ft, 3), "baseline": lib, "baseline_s": round(t_lib, 3),
+            "n": both[0].shape[0], "ftgeo_s": round(t_ft, 3), "baseline": lib, "baseline_s": round(t_lib, 3),
             "speedup": round(t_lib / t_ft, 2), "baseline_extrapolated": False,
             "max_abs_diff": float(np.nanmax(np.abs(M - R))), "note": note}
 
 
-def row_svcca(A, B, k=0):
+def row_svcca(A, B, k=0, n=0):
     from ftgeo.analysis.cca import SVCCAMeasure
 
     def lib(mats):
@@ -147,10 +147,10 @@ def row_svcca(A, B, k=0):
         return repsim.svcca(mats, "pillai")
     return _grid26_row("svcca", SVCCAMeasure(variance=0.95), A, B, lib, "repsim.svcca (pillai) grid",
                        "ftgeo at variance=0.95 (repsim's documented threshold); repsim's SVCCA matches ours where "
-                       "the truncation keeps every direction and differs elsewhere (docs/similarity.md)", k=k)
+                       "the truncation keeps every direction and differs elsewhere (docs/similarity.md)", k=k, n=n)
 
 
-def row_pwcca(A, B, k=0):
+def row_pwcca(A, B, k=0, n=0):
     from ftgeo.analysis.cca import PWCCAMeasure
 
     def lib(mats):
@@ -158,7 +158,7 @@ def row_pwcca(A, B, k=0):
         return repsim.pwcca(mats)
     return _grid26_row("pwcca", PWCCAMeasure(), A, B, lib, "repsim.pwcca grid",
                        "repsim averages both directions: compared with ftgeo's (P + P^T) / 2",
-                       post=lambda M: (M + M.T) / 2, k=k)
+                       post=lambda M: (M + M.T) / 2, k=k, n=n)
 
 
 def row_rsa(A, B, n):
@@ -210,6 +210,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--repsim-layers", type=int, default=0,
                     help="layers per model in the repsim rows (evenly spaced; 0 = all): repsim takes ~10 s a pair at "
                          "n = 10,000, d = 768 on one core, so the full 26 x 26 grid is hours")
+    ap.add_argument("--repsim-n", type=int, default=3000,
+                    help="rows of the repsim rows: its C++ SVCCA/PWCCA take a full n x n SVD per matrix (n^3), "
+                         "minutes each at n = 10,000")
     ap.add_argument("--topk", type=int, default=10)
     ap.add_argument("--only", default="procrustes,shape,svcca,pwcca,rsa,mutual_knn,cknna")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads for both sides")
@@ -236,9 +239,9 @@ def main(argv=None) -> dict:
             elif m == "shape":
                 r = row_shape(A, B, args.baseline_pairs)
             elif m == "svcca":
-                r = row_svcca(A, B, args.repsim_layers)
+                r = row_svcca(A, B, args.repsim_layers, min(args.repsim_n, args.n))
             elif m == "pwcca":
-                r = row_pwcca(A, B, args.repsim_layers)
+                r = row_pwcca(A, B, args.repsim_layers, min(args.repsim_n, args.n))
             elif m == "rsa":
                 r = row_rsa(A, B, min(args.rsa_n, args.n))
             elif m in ("mutual_knn", "cknna"):
@@ -252,7 +255,7 @@ def main(argv=None) -> dict:
     sp = [r["speedup"] for r in rows if r.get("speedup")]
     out = {"name": "similarity_measures_layer_grid",
            "params": {"n": args.n, "d": args.d, "layers": args.layers, "rsa_n": min(args.rsa_n, args.n),
-                      "repsim_layers": args.repsim_layers or args.layers,
+                      "repsim_layers": args.repsim_layers or args.layers, "repsim_n": min(args.repsim_n, args.n),
                       "topk": args.topk, "threads": args.threads, "dtype": "float64 (layers stored float32)"},
            "load_avg_before": [round(x, 2) for x in load0], "load_avg_after": [round(x, 2) for x in os.getloadavg()],
            "cpus": os.cpu_count(), "rows": rows,

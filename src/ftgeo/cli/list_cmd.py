@@ -1,4 +1,4 @@
-"""``ftgeo list tasks|models|analyses|recipes|studies|reps``."""
+"""``ftgeo list tasks|models|analyses|recipes|studies|claims|reps``."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +13,7 @@ _WHAT = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=[*_WHAT, "analyses", "reps"], help="what to list")
+    p.add_argument("what", choices=[*_WHAT, "analyses", "claims", "reps"], help="what to list")
     p.add_argument("--run", default=None, help="with 'reps': the run folder to look in")
 
 
@@ -27,9 +27,22 @@ def run(args: argparse.Namespace) -> int:
         from ftgeo.cli.analyze_cmd import analyses_listing
         print(analyses_listing(), end="")
         return 0
+    if args.what == "claims":
+        print(claims_listing(), end="")
+        return 0
     module, attr = _WHAT[args.what].split(":")
     registry = getattr(importlib.import_module(module), attr)
     width = max((len(n) for n in registry.names()), default=0)
     for name in registry.names():
         print(f"{name:<{width}}  {registry.help(name)}")
     return 0
+
+
+def claims_listing() -> str:
+    """Every registered claim, one line each: ``study/id  statement (statistic direction threshold)``."""
+    from ftgeo.studies.claims import CLAIMS, CLAIMS_LOADED
+    CLAIMS_LOADED.load()
+    names = CLAIMS.names()
+    width = max((len(n) for n in names), default=0)
+    return "".join(f"{n:<{width}}  {CLAIMS.get(n).statement} ({CLAIMS.get(n).direction} {CLAIMS.get(n).threshold:g})\n"
+                   for n in names)
