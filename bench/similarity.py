@@ -10,8 +10,9 @@ Baselines, in the same process, on the same arrays:
 * ``shape`` (alpha = 0.5): netrep's ``LinearMetric(alpha).fit_score`` per pair. netrep has no distribution
   on this project's package index, so its mathematics re-stated in ``tests/unit/_similarity_refs.py``
   stands in (the row says so); with netrep installed the real one is timed;
-* ``svcca``, ``pwcca``: repsim's grid functions (C++; they prepare each matrix once and loop pairs), given
-  the 26 layers of both models (a 26 x 26 grid: ftgeo computes the same 26 x 26 grid for this row);
+* ``svcca``, ``pwcca``: repsim's grid functions (C++), given the layers of both models at once (a 26 x 26
+  grid: ftgeo computes the same grid for this row); repsim takes minutes per pair at n = 10,000, so these rows
+  use the first ``--repsim-n`` rows (3,000) and ``--repsim-layers`` evenly spaced layers per model (0 = all);
 * ``rsa``: rsatoolbox (``calc_rdm`` per layer, then one ``compare(..., 'spearman')`` of the two RDM sets;
   it ranks each RDM once). rsatoolbox keeps every RDM as float64 vectors (26 x 50M x 8 B = 10 GB at
   n = 10,000), beyond this machine: the RSA row runs at ``--rsa-n`` (3,000) for both;
