@@ -19,6 +19,11 @@ import time
 import numpy as np
 
 
+def _rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """||b - a||_F / ||a||_F, rounded for the JSON."""
+    return round(float(np.linalg.norm(b - a) / np.linalg.norm(a)), 5)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", default="../shared/data")
@@ -52,8 +57,7 @@ def main(argv=None) -> dict:
                 "cka_grid_max_abs_diff": float(np.nanmax(np.abs(linear_cka_grid(A, device="cpu")
                                                                 - linear_cka_grid(B, device="cpu")))),
                 "same_layer_cka": [round(float(v), 5) for v in np.diag(cross)],
-                "rel_frobenius_error": [round(float(np.linalg.norm(B.layer(i, dtype=np.float64) - A.layer(i, dtype=np.float64))
-                                                    / np.linalg.norm(A.layer(i, dtype=np.float64))), 5) for i in L],
+                "rel_frobenius_error": [_rel_error(A.layer(i, dtype=np.float64), B.layer(i, dtype=np.float64)) for i in L],
                 "load_avg_after": [round(x, 2) for x in os.getloadavg()]})
     print(json.dumps(out))
     return out

@@ -72,6 +72,7 @@ import numpy as np
 
 from ftgeo._checks import check_features, check_in, check_random_state, check_same_rows
 from ftgeo.analysis._base import RANDOM_STATE, FtgeoEstimator, Integral, Interval, Real, StrOptions, fit_context
+from ftgeo.analysis.layerwise import resolve_pairs
 from ftgeo.errors import ValidationError
 
 KERNELS = ("linear", "rbf")
@@ -812,7 +813,6 @@ def layer_cka_matrices(sets: dict[str, Sequence], pairs: Sequence[tuple[str, str
     matrix is never aborted for them.
     """
     check_in(kernel, KERNELS, "kernel")
-    from ftgeo.analysis.layerwise import resolve_pairs
     pairs, used = resolve_pairs(sets, pairs)
     loaders = {k: _as_layer_list(v) for k, v in sets.items()}
     firsts = {s: np.asarray(loaders[s][0]()) for s in used}      # each set's first layer, loaded once
@@ -854,7 +854,6 @@ def layer_cka_jackknife(sets: dict[str, Sequence], blocks, pairs: Sequence[tuple
     the full data are NaN everywhere with the usual warning. Minibatch CKA has no jackknife here.
     """
     check_in(kernel, KERNELS, "kernel")
-    from ftgeo.analysis.layerwise import resolve_pairs
     pairs, used = resolve_pairs(sets, pairs)
     loaders = {k: _as_layer_list(v) for k, v in sets.items()}
     firsts = {s: np.asarray(loaders[s][0]()) for s in used}

@@ -39,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def claims_listing() -> str:
-    """Every registered claim, one line each: ``study/id  statement (statistic direction threshold)``."""
+    """Every registered claim, one line each: ``study/id  statement (direction threshold)``."""
     from ftgeo.studies.claims import CLAIMS, CLAIMS_LOADED
     CLAIMS_LOADED.load()
-    names = CLAIMS.names()
-    width = max((len(n) for n in names), default=0)
-    return "".join(f"{n:<{width}}  {CLAIMS.get(n).statement} ({CLAIMS.get(n).direction} {CLAIMS.get(n).threshold:g})\n"
-                   for n in names)
+    claims = {n: CLAIMS.get(n) for n in CLAIMS.names()}
+    width = max((len(n) for n in claims), default=0)
+    return "".join(f"{n:<{width}}  {c.statement} ({c.direction} {c.threshold:g})\n" for n, c in claims.items())
