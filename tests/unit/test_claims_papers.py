@@ -11,6 +11,7 @@ from ftgeo.analyses.cross_task import CrossTaskResult
 from ftgeo.analyses.cka import CKAResult
 from ftgeo.analyses.directprobe import DirectProbeLayersResult
 from ftgeo.analyses.dynamics import DynamicsResult
+from ftgeo.analyses.general_size import GeneralSizeResult
 from ftgeo.analyses.neurons import NeuronsResult
 from ftgeo.analyses.rogue import RogueResult
 from ftgeo.analyses.threshold import ThresholdResult
@@ -49,6 +50,16 @@ def _blocks(strength):
     M[np.ix_(early, early)] += strength
     M[np.ix_(late, late)] += strength
     return np.minimum(M, 1.0)
+
+
+def _general_size(diff, lo, hi):
+    """A Brown curve at k = 5: 32,000 sentences vs all 57,340 (diff_all = all - 32k)."""
+    rows = [{"corpus": "brown", "layer": 6, "k": 5, "n_sentences": n, "n_available": 57340, "accuracy": acc,
+             "accuracy_low": acc - 0.02, "accuracy_high": acc + 0.02, "diff_all": d, "diff_all_low": a,
+             "diff_all_high": b}
+            for n, acc, d, a, b in [(32000, 0.85 - diff, diff, lo, hi), (57340, 0.85, 0.0, 0.0, 0.0)]]
+    ref = pd.DataFrame([{"layer": 6, "k": 5, "in_domain": 0.86, "in_domain_low": 0.84, "in_domain_high": 0.88}])
+    return GeneralSizeResult(tables={"curve": pd.DataFrame(rows), "reference": ref}, meta={"layers": [6]})
 
 
 def _threshold(full_acc, thr_acc, n):
@@ -154,6 +165,10 @@ PLANTED = {
         "holds": {"compression": _compression(0.90, 0.899, 0.0)},
         "does not hold": {"compression": _compression(0.90, 0.70, 0.01)},
         "inconclusive": {"compression": _compression(0.90, 0.89, 0.01)}},
+    "emergent/general-pca-32k-suffices": {
+        "holds": {"general_size": _general_size(0.002, -0.004, 0.008)},
+        "does not hold": {"general_size": _general_size(0.05, 0.03, 0.07)},
+        "inconclusive": {"general_size": _general_size(0.005, -0.004, 0.014)}},
     "emergent/variance-above-one-for-classes-minus-one": {
         "holds": {"variance": _variance(2, 2, 2)},
         "does not hold": {"variance": _variance(7, 6, 8)},

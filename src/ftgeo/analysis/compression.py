@@ -16,6 +16,9 @@ Finetuned Language Representation Models", Sec. "Compression" and "Explained var
   for the pretrained and the fine-tuned representations, and the ratio r_i^ft / r_i^pre per index.
   The paper observes that fine-tuning concentrates variance in about (n_classes - 1) components:
   the ratio is above 1 there and drops below 1 after.
+* How many general-corpus sentences the out-of-domain PCA needs (the paper fits it on ~32k
+  sentences and reports that more do not change the curve): :func:`general_size_correct` refits
+  the general PCA on seeded subsamples of n sentences and scores the k-component classifier.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from ftgeo.errors import ValidationError
 
 __all__ = ["SOURCES", "default_ks", "pca_fit", "pca_project", "explained_variance_ratio", "variance_comparison",
            "variance_jackknife", "drop_count_interval", "random_dimension_draws", "CompressionCurve", "linear_accuracy", "linear_correct",
-           "pca_correct"]
+           "pca_correct", "general_size_correct"]
 
 SOURCES = ("in_domain", "general", "random")
 
@@ -354,3 +357,40 @@ class CompressionCurve(FtgeoEstimator):
         self.full_accuracy_ = float(np.mean(self.full_correct_))
         self.curve_ = pd.DataFrame(rows, columns=["source", "k", "accuracy", "accuracy_std", "n_draws"])
         return self
+
+
+def general_size_correct(X_train, y_train, X_eval, y_eval, X_general, sizes: Sequence[int], ks: Sequence[int], *,
+                         n_draws: int = 3, C: float = 1.0, random_state=0) -> dict:
+    """Per-row eval correctness of the k-component classifier whose PCA is fitted on n general-corpus
+    sentences (Matton & de Oliveira 2020, Sec. "Compression": the general-domain PCA, fitted there on ~32k sentences).
+
+    For every n in ``sizes`` below the corpus size, ``n_draws`` seeded subsamples without
+    replacement (the draws differ only in which sentences); the whole corpus (n = N) once. Sizes
+    above N, or not above the largest k, are dropped; N is always added. Returns ``{(n, k): (draws, n_eval) bool}``.
+    """
+    Xg = check_features(X_general, "X_general", min_samples=2)
+    Xtr, ytr = check_X_y(X_train, y_train, x_name="X_train", y_name="y_train", min_samples=2, min_classes=2)
+    d, N = Xtr.shape[1], Xg.shape[0]
+    if Xg.shape[1] != d:
+        raise ValidationError(f"X_general has {Xg.shape[1]} dimensions and X_train {d}; extract the general corpus "
+                              "with the same model, layer and pooling")
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1 or ks[-1] > d:
+        raise ValidationError(f"ks={list(ks)} must be integers between 1 and the dimension ({d})")
+    if any(int(n) < 2 for n in sizes):
+        raise ValidationError(f"sizes must be >= 2 sentences; got {list(sizes)}")
+    if N <= ks[-1]:
+        raise ValidationError(f"the general corpus has {N} sentences; the PCA needs more than k = {ks[-1]}")
+    grid = sorted({int(n) for n in sizes if ks[-1] < int(n) < N} | {N})
+    rng = check_random_state(random_state)
+    out = {}
+    for n in grid:
+        draws = [np.arange(N)] if n == N else [np.sort(rng.choice(N, n, replace=False)) for _ in range(int(n_draws))]
+        per_k: dict[int, list] = {k: [] for k in ks}
+        for rows in draws:
+            pca = pca_fit(Xg[rows], n_components=ks[-1])
+            for k in ks:
+                per_k[k].append(pca_correct(pca, Xtr, ytr, X_eval, y_eval, k, C=C))
+        for k in ks:
+            out[(n, k)] = np.stack(per_k[k])
+    return out

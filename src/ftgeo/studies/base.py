@@ -46,6 +46,11 @@ class StudySpec(Spec):
                                                 "(>= 1); none = only the final model", none=("none", "0"))
     general_corpus: str = param("brown", "out-of-domain corpus for the general PCA (Emergent properties)")
     max_general_examples: int = param(2000, "sentences of the general corpus")
+    general_sizes: list[int] | None = param(None, "Emergent properties: numbers of general-corpus sentences for the "
+                                                  "'32k sentences suffice' curve (e.g. 1000,8000,32000; every "
+                                                  "sentence is added); none skips it", none=("none",))
+    general_corpora: list[str] | None = param(None, "corpora of that curve, comma-separated (default: "
+                                                    "general_corpus), e.g. brown,wikitext2")
     probe_layers: str = param("0,2,4,6", "layers of the MLP-probe grid: a list, 'all' or 'last' (every layer is "
                                          "slow on CPU; layers beyond the model are dropped)")
     probe_points: int = param(4000, "stratified subsample of the probes' training rows (token tasks: words)")

@@ -46,7 +46,28 @@ def run_emergent(ctx: StudyContext) -> StudyContext:
     if len(tr) == 2:
         ctx.step(STUDY, "variance", lambda: ctx.analyze("variance", tr[0], tr[1], layers=last))
     ctx.step(STUDY, "neurons", lambda: ctx.analyze("neurons", tr, ev, layers=last, names=names, seed=spec.seed))
+    if spec.general_sizes:
+        _general_size(ctx, tr[-1], ev[-1], "finetuned" if len(tr) == 2 else "pretrained")
     return ctx
+
+
+def _general_size(ctx: StudyContext, tr, ev, which: str) -> None:
+    """The "32k sentences suffice" curve on every sentence of each general corpus, last layer."""
+    from ftgeo.data import load_task
+
+    spec = ctx.spec
+    sets = []
+    for name in spec.general_corpora or [spec.general_corpus]:
+        corpus = load_task(name, data_root=spec.data_root)
+        split = corpus.splits()[0]
+        n = len(corpus.examples(split))
+        g = ctx.step(STUDY, f"extract {which} {name} (all {n:,} sentences)",
+                     lambda: ctx.reps(which, split, task=corpus, max_examples=n))
+        if g is not None:
+            sets.append(g)
+    if sets:
+        ctx.step(STUDY, "general-size", lambda: ctx.analyze("general-size", tr, ev, sets, layers="last",
+                                                            sizes=tuple(spec.general_sizes), seed=spec.seed))
 
 
 # ----------------------------------------------------------------------------- the paper's claims
@@ -84,6 +105,23 @@ def _few_components(results):
         v, lo, hi = difference(*cols(f, "accuracy"), *cols(c, "accuracy"))
     return Measurement(v, lo, hi, f"all dimensions {f['accuracy']:.3f} vs {k} components {acc:.3f}: "
                                   f"gap {fmt(v, lo, hi)}")
+
+
+@claim("general-pca-32k-suffices", study=STUDY, statistic="eval accuracy with k = 5 components of the general "
+       "PCA fitted on every sentence of the first general corpus minus on 32,000 of them (last layer; paired on the "
+       "eval rows; mean over 3 subsamples)", threshold=0.01, direction="<",
+       statement="a general-domain PCA fitted on 32k sentences is as good as one fitted on more",
+       paper="~32k general-domain sentences suffice for the out-of-domain PCA (Sec. 'Compression')")
+def _general_32k(results):
+    cur = results.get("general_size").table("curve")
+    corpus = cur["corpus"].iloc[0]
+    g = cur[(cur["corpus"] == corpus) & (cur["layer"] == _last(cur))]
+    k = 5 if (g["k"] == 5).any() else int(g["k"].min())
+    r = row(g, k=k, n_sentences=32000)
+    full = g[(g["k"] == k) & (g["n_sentences"] == g["n_available"])].iloc[0]
+    return Measurement(float(r["diff_all"]), float(r["diff_all_low"]), float(r["diff_all_high"]),
+                       f"{corpus}, k = {k}: 32,000 sentences {float(r['accuracy']):.3f} vs all "
+                       f"{int(full['n_available']):,} {float(full['accuracy']):.3f}")
 
 
 @claim("variance-above-one-for-classes-minus-one", study=STUDY, statistic="|components with variance ratio "
