@@ -53,6 +53,20 @@ def test_gptology_study_on_tiny_model_writes_results_and_report(tmp_path, data_r
     assert len(list(run.reps.iterdir())) == len({p.name for p in run.reps.iterdir()})
 
 
+def test_only_names_runs_of_the_config(tmp_path, data_root, capsys):
+    import yaml
+
+    from ftgeo.cli.main import main
+    cfg = {"studies": ["gptology"], "run": str(tmp_path / "rep"), "defaults": {"data_root": str(data_root)},
+           "runs": [{"name": "sst2", "task": "sst2"}]}
+    (tmp_path / "rep.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["study", "--config", str(tmp_path / "rep.yaml"), "--only", "sst-2"]) != 0
+    assert "the config's runs are sst2" in capsys.readouterr().err
+    assert main(["study", "gptology", "--task", "sst2", "--only", "sst2", "--run", str(tmp_path / "one")]) != 0
+    assert "--only needs a replication config" in capsys.readouterr().err
+    assert not (tmp_path / "rep" / "runs").exists()
+
+
 def test_unknown_study_fails_before_any_work(tmp_path, data_root):
     from ftgeo.errors import UnknownNameError
     with pytest.raises(UnknownNameError, match="did you mean 'gptology'"):
@@ -121,8 +135,11 @@ def test_a_replication_config_runs_every_run_and_the_steps_across_them(tmp_path,
            "runs": [{"name": "sst2", "task": "sst2"}, {"name": "trec", "task": "trec6", "eval_split": "test"}],
            "across": [{"step": "rogue-across-tasks", "runs": ["sst2", "trec"], "k": 4}]}
     (tmp_path / "rep.yaml").write_text(yaml.safe_dump(cfg))
-    assert main(["study", "--config", str(tmp_path / "rep.yaml"), "--no-progress"]) == 0
     rep = tmp_path / "rep"
+    assert main(["study", "--config", str(tmp_path / "rep.yaml"), "--no-progress", "--only", "trec"]) == 0
+    assert (rep / "runs" / "trec" / "report.html").is_file() and not (rep / "runs" / "sst2").exists()
+    assert not (rep / "results" / "replication").exists()          # the verdicts wait for a call without --only
+    assert main(["study", "--config", str(tmp_path / "rep.yaml"), "--no-progress"]) == 0
     assert (rep / "runs" / "sst2" / "report.html").is_file() and (rep / "runs" / "trec" / "report.html").is_file()
     ov = load_result(rep / "results" / "rogue_tasks").table("overlap")
     assert list(ov[["set_a", "set_b", "k"]].iloc[0]) == ["sst2", "trec", 4]
@@ -132,3 +149,19 @@ def test_a_replication_config_runs_every_run_and_the_steps_across_them(tmp_path,
     assert "Layer geometry (GPTology)" in (rep / "report.html").read_text()
     steps = load_result(rep / "runs" / "trec" / "results" / "study_steps").table("steps")
     assert steps.set_index("step").loc["threshold", "status"] == "skipped"      # binary classifier, 6 labels
+
+
+@pytest.mark.slow
+def test_emergent_study_runs_the_general_size_curve_over_two_corpora(tmp_path, data_root):
+    """`general_sizes` + `general_corpora`: every sentence of each corpus extracted from the fine-tuned model, the
+    curve saved with one line per corpus, and the 32k claim (not reachable with 300 sentences) reported not run."""
+    model = save_tiny(tmp_path / "tiny-bert", "bert", n_layers=2, hidden=32)
+    spec = _spec(model, data_root, recipe="emergent", general_sizes=[50, 100],
+                 general_corpora=["brown[max_sentences=300]", "wikitext2[max_sentences=200]"])
+    ctx = run_study("emergent", spec, tmp_path / "e", progress=False)
+    assert [f"{s.step}: {s.error}" for s in ctx.failed] == []
+    cur = load_result(ctx.run.result_dir("general_size")).curve
+    assert sorted(set(cur["corpus"])) == ["brown", "wikitext2"]
+    assert sorted(set(cur["n_available"])) == [200, 300] and cur["n_sentences"].max() == 300
+    overall = load_result(ctx.run.result_dir("claims")).table("overall")
+    assert overall.set_index("claim").loc["general-pca-32k-suffices", "verdict"] == "not run"

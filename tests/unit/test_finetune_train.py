@@ -38,6 +38,7 @@ def test_resume_continues_from_the_last_checkpoint(bert, tmp_path):
     with pytest.raises(KeyboardInterrupt, match="after step 2"):
         finetune(bert, task, out=tmp_path / "cut", callbacks=[FailAfter(2)], **kw)
     assert [c.step for c in list_checkpoints(tmp_path / "cut")] == [2]
+    assert (tmp_path / "cut" / "checkpoints" / "checkpoint-2" / "optimizer.pt").is_file()   # resuming needs it
     assert not json.loads((tmp_path / "cut" / "ftgeo_finetune.json").read_text())["complete"]
     res = finetune(bert, task, out=tmp_path / "cut", **kw)
     meta = json.loads((res.model_dir / "ftgeo_finetune.json").read_text())
@@ -45,6 +46,13 @@ def test_resume_continues_from_the_last_checkpoint(bert, tmp_path):
     assert res.meta["global_step"] == 6 and [c.step for c in res.checkpoints] == [2, 4, 6]
     a, b = _weights(ref.model_dir), _weights(res.model_dir)
     assert max(float((a[k] - b[k]).abs().max()) for k in a) == 0.0  # same data order, RNG and optimizer state
+    # complete: the checkpoints keep their weights and trainer state, not the optimizer/scheduler/RNG state
+    for c in res.checkpoints:
+        left = {p.name for p in c.path.iterdir()}
+        assert "model.safetensors" in left and "trainer_state.json" in left, left
+        assert not left & {"optimizer.pt", "scheduler.pt"} and not any(n.startswith("rng_state") for n in left), left
+    w = _weights(res.checkpoints[0].path)
+    assert w and all(v.numel() for v in w.values())
     # checkpoints record epoch and eval metrics; metrics.csv is tidy
     assert [c.epoch for c in res.checkpoints] == pytest.approx([2 / 3, 4 / 3, 2.0])
     assert all({"eval_accuracy", "eval_macro_f1", "eval_loss"} <= set(c.metrics) for c in res.checkpoints)

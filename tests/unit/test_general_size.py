@@ -97,3 +97,24 @@ def test_runner_rejects_bad_sizes(tmp_path):
     tr, ev, g1, _ = _sets()
     with pytest.raises(ValidationError, match="sizes"):
         ANALYSES.get("general-size")(tr, ev, [g1], run=tmp_path, sizes=(0,), progress=False)
+
+
+def test_cli_names_corpora_from_their_stores(tmp_path, capsys):
+    from ftgeo.cli.main import main
+    from ftgeo.results import load_result
+    from ftgeo.testing import write_store
+
+    Xtr, ytr, Xev, yev, Xg = _planted(n_general=800)
+    tr = write_store(tmp_path / "tr", [Xtr, Xtr], ytr, split="train")
+    ev = write_store(tmp_path / "ev", [Xev, Xev], yev)
+    b = write_store(tmp_path / "b", [Xg, Xg], np.full(len(Xg), -1), task="brown", split="all")
+    w = write_store(tmp_path / "w", [Xg[:300], Xg[:300]], np.full(300, -1), task="wikitext2", split="test")
+    assert main(["analyze", "general-size", "--train-reps", str(tr), "--eval-reps", str(ev), "--general-reps", str(b),
+                 str(w), "--sizes", "100,200", "--ks", "1", "--n-draws", "2", "--n-resamples", "100",
+                 "--run", str(tmp_path / "run"), "--no-progress"]) == 0
+    cur = load_result(tmp_path / "run" / "results" / "general_size").curve
+    assert sorted(set(cur.corpus)) == ["brown", "wikitext2"]
+    assert cur[cur.corpus == "wikitext2"].n_sentences.tolist() == [100, 200, 300]
+    assert main(["analyze", "general-size", "--train-reps", str(tr), "--eval-reps", str(ev), "--general-reps", str(b),
+                 "--ks", "0", "--run", str(tmp_path / "run2")]) != 0
+    assert "ks must be" in capsys.readouterr().err

@@ -185,8 +185,9 @@ def run_general_size(train, eval, general, *, spec: GeneralSizeSpec, progress: b
 
 
 def _corpus_names(sets, names) -> list[str]:
-    """``names`` if given, else each set's task name (brown, wikitext2), else readable set names."""
+    """``names`` if given, else each set's task name without its options (brown, wikitext2), else readable set
+    names."""
     if names is not None:
         return set_names(sets, names)
-    tasks = [str(manifest_of(g).get("task") or "") for g in sets]
+    tasks = [str(manifest_of(g).get("task") or "").split("[")[0] for g in sets]
     return tasks if all(tasks) and len(set(tasks)) == len(tasks) else set_names(sets)

@@ -27,16 +27,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("studies", nargs="*", metavar="STUDY",
                    help="gptology, emergent and/or closer-look (default: the config's 'studies:')")
     add_study_arguments(p)
+    p.add_argument("--only", default=None, metavar="RUNS",
+                   help="a replication config's runs to run now, comma-separated (e.g. one process per run); a "
+                        "later call without --only adds the steps across runs and the verdicts")
 
 
 def run(args: argparse.Namespace) -> int:
     """One study run, or a replication (a config with 'runs:', see ftgeo.studies.replication)."""
     from ftgeo.cli._specargs import flags_from_args
+    from ftgeo.errors import ValidationError
     from ftgeo.studies.base import StudySpec
     from ftgeo.studies.replication import read_plan, run_plan
     plan = read_plan(args.config, flags_from_args(args, StudySpec), args.studies or None, args.run)
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only is not None else None
     if plan.is_replication:
-        return _finish(run_plan(plan, progress=not args.no_progress))
+        return _finish(run_plan(plan, progress=not args.no_progress, only=only))
+    if only is not None:
+        raise ValidationError("--only needs a replication config (one with 'runs:'); this study has a single run")
     from ftgeo.studies import run_study
     spec = plan.specs[""]
     run_folder = plan.run or f"runs/{spec.model}-{spec.task}".replace("/", "_")

@@ -6,7 +6,8 @@ A model folder written by :func:`ftgeo.finetune.finetune` looks like::
       config.json, model.safetensors, tokenizer*, ftgeo_head.json[, ftgeo_head.safetensors]   final model
       ftgeo_finetune.json     metadata: settings, head, checkpoints in order, final metrics, complete flag
       metrics.csv             tidy table: step, epoch, split, metric, value
-      checkpoints/checkpoint-<step>/   HF folders (model + head + optimizer/scheduler/RNG/trainer state)
+      checkpoints/checkpoint-<step>/   HF folders (model + head + trainer state; the optimizer, scheduler and RNG
+                                       state only while the run is unfinished: resuming needs them)
 
 Every checkpoint folder loads with :func:`ftgeo.models.load_model` (base model, for extraction)
 and :func:`ftgeo.finetune.load_finetuned` (model + head), like the final model.
@@ -102,6 +103,24 @@ def last_checkpoint(root: Path) -> Path | None:
     ok = [c for c in scan_checkpoints(root)
           if (c.path / "trainer_state.json").is_file() and (c.path / CKPT_META).is_file()]
     return ok[-1].path if ok else None
+
+
+RESUME_STATE = ("optimizer.pt", "scheduler.pt", "scaler.pt")     # what only resuming reads (and rng_state*.pth)
+
+
+def drop_resume_state(root: str | Path) -> int:
+    """Delete the optimizer, scheduler, scaler and RNG state of every finished checkpoint under ``root`` (a model
+    folder whose run is complete: nothing resumes from them; the weights stay for dynamics and extraction).
+    Only those files of the Trainer's, in folders holding ftgeo's ``ftgeo_checkpoint.json``. Returns bytes freed."""
+    freed = 0
+    for c in scan_checkpoints(Path(root)):
+        if not (c.path / CKPT_META).is_file():
+            continue
+        for f in [c.path / n for n in RESUME_STATE] + sorted(c.path.glob("rng_state*.pth")):
+            if f.is_file():
+                freed += f.stat().st_size
+                f.unlink()
+    return freed
 
 
 def read_result(folder: str | Path) -> FinetuneResult:

@@ -642,6 +642,9 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
         with storage_errors(folder, "write the model folder"):
             out = _train(s)
             _save_final(s, out)
+            if rank == 0:            # complete: nothing resumes from the checkpoints, keep their weights only
+                from ftgeo.finetune.checkpoints import drop_resume_state
+                drop_resume_state(folder)
     except StorageError:
         raise
     except Exception as exc:  # torch.save / safetensors report a full disk in their own exception types

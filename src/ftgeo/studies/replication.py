@@ -74,18 +74,30 @@ def read_plan(file: str | Path | None, flags: dict[str, Any], studies: list[str]
     return Plan(names, folder, specs, list(across))
 
 
-def run_plan(plan: Plan, *, progress: bool = True):
+def run_plan(plan: Plan, *, progress: bool = True, only: list[str] | None = None):
     """Run every study run of ``plan`` (resuming what is on disk), then the cross-run steps and the verdicts.
+    ``only``: run just these runs (e.g. one process per run on a machine with more cores); the steps across runs
+    and the verdict table are left to a later call without ``only``, which reuses every finished run.
     Returns the replication's context (its ``failed`` steps include every run's)."""
     from ftgeo.report import write_report
     from ftgeo.studies import run_study
+    if only is not None:
+        unknown = [n for n in only if n not in plan.specs]
+        if unknown or not only:
+            raise ValidationError(f"--only {','.join(only)}: the config's runs are {', '.join(plan.specs)}")
     top = StudyContext(next(iter(plan.specs.values())), plan.run or "runs/replication", progress=progress)
     ctxs = {}
     for name, spec in plan.specs.items():
+        if only is not None and name not in only:
+            continue
         t0 = time.perf_counter()
         ctxs[name] = ctx = run_study(plan.studies, spec, top.run.root / "runs" / name, progress=progress)
         top.steps += [_tagged(s, name) for s in ctx.steps]
         print(f"[replication] run {name}: {time.perf_counter() - t0:.0f} s, report {ctx.run.report}")
+    if only is not None:
+        print(f"[replication] ran {', '.join(only)} only: rerun without --only for the steps across runs and the "
+              "verdict table (finished runs are reused)")
+        return top
     for step in plan.across:
         top.step("across", step["step"], lambda step=step: ACROSS[step["step"]](top, ctxs, step))
     from ftgeo.studies.claims import check_claims, combine_runs, print_verdicts
