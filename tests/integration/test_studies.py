@@ -165,3 +165,23 @@ def test_emergent_study_runs_the_general_size_curve_over_two_corpora(tmp_path, d
     assert sorted(set(cur["n_available"])) == [200, 300] and cur["n_sentences"].max() == 300
     overall = load_result(ctx.run.result_dir("claims")).table("overall")
     assert overall.set_index("claim").loc["general-pca-32k-suffices", "verdict"] == "not run"
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_saved_analyses_and_redoes_what_changed(tmp_path, data_root, capsys):
+    """A study run again in the same folder reuses every analysis whose stores, parameters and code are
+    unchanged (the saved result, untouched); a changed parameter recomputes that analysis."""
+    model = save_tiny(tmp_path / "tiny-bert", "bert", n_layers=2, hidden=32)
+    spec = _spec(model, data_root, checkpoint_every=None, measures="off", massive_activations=False)
+    first = run_study("gptology", spec, tmp_path / "g", progress=False)
+    assert [s.step for s in first.failed] == []
+    stamp = (first.run.result_dir("rogue") / "result.json").stat().st_mtime_ns
+    capsys.readouterr()
+    again = run_study("gptology", spec, tmp_path / "g", progress=False)
+    out = capsys.readouterr().out
+    assert [s.step for s in again.failed] == [] and "[rogue] reused" in out and "[cka] reused" in out
+    assert (again.run.result_dir("rogue") / "result.json").stat().st_mtime_ns == stamp
+    other = run_study("gptology", StudySpec.from_mapping({**spec.to_dict(), "seed": 3, "checkpoint_every": None}),
+                      tmp_path / "g", progress=False)
+    assert [s.step for s in other.failed] == []
+    assert "[rogue] reused" not in capsys.readouterr().out

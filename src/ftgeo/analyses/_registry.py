@@ -87,7 +87,8 @@ class Analysis:
         self.__wrapped__ = self.fn
 
     # ------------------------------------------------------------------ calling
-    def __call__(self, *args, run=None, name: str | None = None, figures: bool = True, spec=None, **kwargs):
+    def __call__(self, *args, run=None, name: str | None = None, figures: bool = True, spec=None,
+                 meta: dict | None = None, **kwargs):
         direct = {k: kwargs.pop(k) for k in list(kwargs) if k in self._sig.parameters and k != "spec"}
         kwargs.pop("progress", None)  # a runtime switch, not a parameter: dropped where the runner has no bar
         spec = self.spec.build(spec, kwargs, source=self.name)
@@ -100,6 +101,7 @@ class Analysis:
         result = self.fn(*args, spec=spec, **direct)
         result.meta.setdefault("analysis", self.name)
         result.meta.setdefault("params", spec.to_dict())
+        result.meta.update(meta or {})
         if run is not None:
             from ftgeo.results import save_result
             save_result(result, run, name or self.default_name, figures=figures)

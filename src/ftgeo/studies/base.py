@@ -170,9 +170,33 @@ class StudyContext:
     # ------------------------------------------------------------------ steps
     def analyze(self, analysis: str, *inputs, save_as: str | None = None, **params):
         """Run the registered ``analysis`` on ``inputs`` and save it into this run (as ``save_as``, default
-        its own name), with the context's progress setting."""
+        its own name), with the context's progress setting. A result this run saved before from the same stores
+        (their checksums), parameters and analysis source is reused instead (:func:`reuse_key`): a rerun of a
+        killed or extended study redoes only what changed."""
         from ftgeo.analyses import ANALYSES
-        return ANALYSES.get(analysis)(*inputs, run=self.run, name=save_as, progress=self.progress, **params)
+        a = ANALYSES.get(analysis)
+        name = save_as or a.default_name
+        key = reuse_key(a, inputs, params)
+        if key is not None:
+            old = self._saved(name, key)
+            if old is not None:
+                print(f"[{analysis}] reused {self.run.result_dir(name)} (same stores, parameters and code)")
+                return old
+        return a(*inputs, run=self.run, name=save_as, progress=self.progress,
+                 meta={"reuse_key": key} if key else None, **params)
+
+    def _saved(self, name: str, key: str):
+        """The result saved as ``name`` if it carries ``key``, else None."""
+        from ftgeo.errors import FtgeoError
+        from ftgeo.results import load_result
+        folder = self.run.result_dir(name)
+        if not (folder / "result.json").is_file():
+            return None
+        try:
+            res = load_result(folder)
+        except (FtgeoError, OSError, ValueError):
+            return None
+        return res if res.meta.get("reuse_key") == key else None
 
     def step(self, study: str, name: str, fn: Callable[[], Any]) -> Any:
         """Run one analysis step; a failure is recorded (and printed) and the study goes on."""
@@ -219,6 +243,28 @@ class StudyContext:
 
 
 from ftgeo.results import Result  # noqa: E402
+
+
+def reuse_key(analysis, inputs, params: dict) -> str | None:
+    """A digest of what an analysis result depends on: its name and parameters, every input store's path and
+    per-file checksums (``manifest.json``'s ``files``), ftgeo's version and the analysis module's source. None
+    when an input is not a store on disk (nothing to compare with)."""
+    import hashlib
+    import json
+
+    from ftgeo import __version__
+    from ftgeo.analyses._registry import module_path
+    stores = []
+    for x in inputs:
+        for r in (x if isinstance(x, (list, tuple)) else [x]):
+            files = getattr(getattr(r, "manifest", None), "files", None)
+            if getattr(r, "path", None) is None or not files:
+                return None
+            stores.append([str(Path(r.path).resolve()), {k: v.to_dict() for k, v in sorted(files.items())}])
+    source = hashlib.sha256(module_path(analysis).read_bytes()).hexdigest()
+    blob = json.dumps({"analysis": analysis.name, "params": params, "inputs": stores, "version": __version__,
+                       "source": source}, sort_keys=True, default=repr)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class StudyStepsResult(Result):
