@@ -133,3 +133,15 @@ def test_an_interval_that_leaves_out_its_value_is_called_bias_corrected():
     from ftgeo.results.findings import with_ci
     assert with_ci(0.083, 0.064, 0.082) == "0.083 [90% bias-corrected CI 0.064, 0.082]"
     assert with_ci(0.07, 0.064, 0.082) == "0.07 [90% CI 0.064, 0.082]"
+
+
+@pytest.mark.parametrize("model, shown", [("smollm2-135m", True), ("some/hub-model", False)])
+def test_a_packaged_model_is_named_as_the_stand_in_it_is(tmp_path, model, shown):
+    from ftgeo.report import write_report
+    from ftgeo.results.base import Result
+
+    run = RunDir(tmp_path / "r").ensure()
+    run.config.write_text(f"model: {model}\ntask: sst2\n")
+    Result(tables={"t": pd.DataFrame({"x": [1]})}).save(run.result_dir("plain"))
+    text = write_report(run).read_text()
+    assert ("de-quantised to float32" in text and "packaged stand-in" in text) is shown

@@ -58,6 +58,7 @@ def write_report(run: str | Path | RunDir, *, title: str | None = None, redraw: 
     body = [f"<h1>{html.escape(title or 'ftgeo report: ' + run.root.name)}</h1>",
             f"<p class=meta>Generated {_dt.datetime.now().isoformat(timespec='seconds')} from "
             f"<code>{html.escape(str(run.root))}</code>; {len(results)} result(s).</p>"]
+    body += _model_note(run)
     body += findings_section(grouped)
     body += claims_section(claims)
     body += _config_section(run)
@@ -328,6 +329,24 @@ def _unreadable_section(unreadable) -> list[str]:
     items = "".join(f"<li><code>{html.escape(n)}</code>: {html.escape(why)}</li>" for n, why in unreadable)
     return [f"<div class=warn><p>{len(unreadable)} result folder(s) could not be read and are left out:</p>"
             f"<ul>{items}</ul></div>"]
+
+
+def _model_note(run: RunDir) -> list[str]:
+    """What a packaged model is (e.g. SmolLM2-135M-Instruct, de-quantised from 4 bits), next to its results: the
+    numbers describe that stand-in, not the papers' models."""
+    import yaml
+
+    from ftgeo.models import MODELS
+    if not run.config.is_file():
+        return []
+    try:
+        model = (yaml.safe_load(run.config.read_text()) or {}).get("model")
+    except yaml.YAMLError:
+        return []
+    if not isinstance(model, str) or model not in MODELS:
+        return []
+    return [f"<p class=meta>Model <code>{html.escape(model)}</code>: {html.escape(MODELS.help(model))}. The "
+            "numbers describe this packaged stand-in, not the model a paper studied.</p>"]
 
 
 def _config_section(run: RunDir) -> list[str]:
