@@ -141,6 +141,7 @@ class GeneralSizeDisplay(Display):
 def run_general_size(train, eval, general, *, spec: GeneralSizeSpec, progress: bool = True) -> GeneralSizeResult:
     """The "32k sentences suffice" curve of the general-domain PCA, one line per corpus and k."""
     from ftgeo.analysis.compression import general_size_correct, pca_correct, pca_fit
+    from ftgeo.progress import progress as _progress
 
     tr, ev, gen = as_list(train)[0], as_list(eval)[0], as_list(general)
     corpora = _corpus_names(gen, spec.names)
@@ -157,7 +158,8 @@ def run_general_size(train, eval, general, *, spec: GeneralSizeSpec, progress: b
             iv = accuracy_intervals(pca_correct(pca_in, Xtr, ytr, Xev, yev, k, C=spec.C)[None], groups, spec)
             refs.append({"layer": layer, "k": k, "in_domain": float(iv["accuracy"][0]),
                          "in_domain_low": float(iv["accuracy_low"][0]), "in_domain_high": float(iv["accuracy_high"][0])})
-        for corpus, g in zip(corpora, gen):
+        for corpus, g in _progress(list(zip(corpora, gen)), enabled=progress, desc=f"general PCA sizes, layer {layer}",
+                                   leave=False):
             Xg = g.layer(layer, dtype=np.float64)
             ok = general_size_correct(Xtr, ytr, Xev, yev, Xg, spec.sizes, ks, n_draws=spec.n_draws, C=spec.C,
                                       random_state=spec.seed)
