@@ -37,3 +37,24 @@ def test_keys_and_values():
     per = _per_seed()
     assert value_columns(per) == ["n_clusters", "accuracy"]
     assert key_columns(per) == ["set", "layer", "note"]
+
+
+@pytest.mark.parametrize("layers", [(6,), (1, 2, 3)])
+def test_spread_figure_shows_the_seed_range_even_for_one_layer(layers):
+    import matplotlib
+    matplotlib.use("Agg")
+    from ftgeo.studies.seeds import SeedSpreadDisplay, SeedsResult
+
+    per = _per_seed()
+    per = per[per["layer"].isin(layers)] if len(layers) > 1 else per[per["layer"] == 1].assign(layer=6)
+    res = SeedsResult(tables={"per_seed": per, "aggregate": aggregate_table(per)}, meta={"of": "toy"})
+    disp = SeedSpreadDisplay.from_result(res).plot()
+    ax = disp.ax_[list(disp.values).index("accuracy")]
+    agg = aggregate_table(per)
+    if len(layers) == 1:                                  # an error bar from the seeds' min to their max
+        segs = [s for c in ax.collections for s in c.get_segments()]
+        assert segs and np.allclose(sorted(segs[0][:, 1]), [agg["accuracy_min"].iloc[0], agg["accuracy_max"].iloc[0]])
+    else:                                                 # a band over the layers
+        assert ax.collections and not any(hasattr(c, "get_segments") and len(c.get_segments()) == 1
+                                          for c in ax.collections[:1] if type(c).__name__ == "LineCollection")
+    assert all(float(t).is_integer() for t in ax.get_xticks())

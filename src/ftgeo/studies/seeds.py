@@ -140,6 +140,8 @@ class SeedSpreadDisplay(Display):
         return cls(result.table("aggregate").copy(), x, values, keys, result.meta.get("of", ""))
 
     def plot(self, ax=None) -> "SeedSpreadDisplay":
+        from matplotlib.ticker import MaxNLocator
+
         from ftgeo.plot.helpers import axes_grid
         fig, axes = axes_grid(self, ax, len(self.values), size=(3.6, 2.8))
         groups = self.agg.groupby(self.keys, sort=False) if self.keys else [("", self.agg)]
@@ -148,11 +150,21 @@ class SeedSpreadDisplay(Display):
                 g = g.sort_values(self.x)
                 label = " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
                 line, = a.plot(g[self.x], g[f"{v}_mean"], marker="o", ms=3, label=label or None)
-                a.fill_between(g[self.x], g[f"{v}_min"], g[f"{v}_max"], color=line.get_color(), alpha=0.2, lw=0)
+                if g[self.x].nunique() > 1:
+                    a.fill_between(g[self.x], g[f"{v}_min"], g[f"{v}_max"], color=line.get_color(), alpha=0.2, lw=0)
+                else:                               # one layer (or step): a band has no width, draw the range
+                    a.errorbar(g[self.x], g[f"{v}_mean"], yerr=[g[f"{v}_mean"] - g[f"{v}_min"],
+                                                                g[f"{v}_max"] - g[f"{v}_mean"]],
+                               color=line.get_color(), capsize=3, lw=1, fmt="none")
+            xs = sorted(self.agg[self.x].unique())
+            if len(xs) <= 12:
+                a.set_xticks(xs)
+            else:
+                a.xaxis.set_major_locator(MaxNLocator(integer=True))
             a.set_xlabel(self.x)
-            a.set_ylabel(f"{v} (mean; band: min-max over seeds)", fontsize=7)
+            a.set_ylabel(v, fontsize=7)
             if self.keys:
                 a.legend(fontsize=6)
-        fig.suptitle(f"{self.of}: spread over fine-tuning seeds", fontsize=9)
+        fig.suptitle(f"{self.of}: mean over fine-tuning seeds (band or bar: min-max)", fontsize=9)
         self.figure_, self.ax_ = fig, axes
         return self
