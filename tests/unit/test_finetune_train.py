@@ -100,3 +100,22 @@ def test_clear_errors(bert, tmp_path):
     with pytest.raises(ValidationError, match="is not empty"):
         finetune(bert, task, out=tmp_path / "full")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_killed_while_it_tidied_up_is_tidied_by_the_next_call(bert, tmp_path):
+    """Complete, but killed between marking itself complete and releasing its lock (while deleting the
+    checkpoints' optimizer state): the next call takes the lock over, finishes the tidy-up and leaves no lock."""
+    import socket
+    import warnings
+    task = _task()
+    kw = dict(recipe="closer-look", epochs=1, batch_size=4, learning_rate=1e-3, checkpoint_every=2, seed=1)
+    res = finetune(bert, task, out=tmp_path / "m", **kw)
+    ck = res.checkpoints[0].path
+    (ck / "optimizer.pt").write_bytes(b"left by the killed tidy-up")
+    (tmp_path / "m" / ".ftgeo.lock").write_text(json.dumps({"pid": 2 ** 22 + 7, "host": socket.gethostname(),
+                                                            "purpose": "finetune", "since": "then"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = finetune(bert, task, out=tmp_path / "m", **kw)
+    assert again.final_metrics == res.final_metrics
+    assert not (ck / "optimizer.pt").exists() and not (tmp_path / "m" / ".ftgeo.lock").exists()

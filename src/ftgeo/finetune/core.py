@@ -597,7 +597,8 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     where = _locate(model, out, name, data, rec, settings)
     rank = int(os.environ.get("RANK", "0") or 0)
     old = read_meta(where.folder)
-    if old is not None and old.get("complete") and old.get("identity") == where.identity:
+    if old is not None and old.get("complete") and old.get("identity") == where.identity \
+            and not (where.folder / LOCK_NAME).exists():
         return _result(where, rank, always_save=False)  # finished before: no lock needed
     lock = FolderLock(where.folder, purpose=f"finetune {where.display} {data.task.name}", timeout=lock_timeout)
     if rank == 0:
@@ -619,7 +620,11 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
     folder = where.folder
     old = read_meta(folder)
     action = _decide(folder, old, where.identity, overwrite)
-    if action == "done":  # finished by the writer we waited for
+    if action == "done":  # finished by the writer we waited for, or one killed while it tidied up
+        if rank == 0:
+            from ftgeo.finetune.checkpoints import drop_resume_state
+            with storage_errors(folder, "tidy the model folder"):
+                drop_resume_state(folder)
         return _result(where, rank, always_save=False)
     import transformers
     transformers.set_seed(seed)
