@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ftgeo._atomic import StorageError, is_disk_full, is_tmp_name, storage_errors, write_json, write_text
-from ftgeo._lock import LOCK_NAME, FolderLock
+from ftgeo._lock import LOCK_NAME, FolderLock, LockHeldError
 from ftgeo.errors import ManifestMismatchError, ValidationError
 from ftgeo.finetune.checkpoints import (CHECKPOINT_DIR, CKPT_META, FORMAT, META_FILE, Checkpoint, last_checkpoint,
                                         read_meta, read_result, scan_checkpoints)
@@ -597,8 +597,9 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
     where = _locate(model, out, name, data, rec, settings)
     rank = int(os.environ.get("RANK", "0") or 0)
     old = read_meta(where.folder)
-    if old is not None and old.get("complete") and old.get("identity") == where.identity \
-            and not (where.folder / LOCK_NAME).exists():
+    if old is not None and old.get("complete") and old.get("identity") == where.identity:
+        if rank == 0 and (where.folder / LOCK_NAME).exists():
+            _tidy_if_abandoned(where.folder)
         return _result(where, rank, always_save=False)  # finished before: no lock needed
     lock = FolderLock(where.folder, purpose=f"finetune {where.display} {data.task.name}", timeout=lock_timeout)
     if rank == 0:
@@ -609,6 +610,23 @@ def finetune(model, task, *, recipe: str | Recipe = "closer-look", out, name: st
                                 checkpoint_every=checkpoint_every, logging_steps=logging_steps, progress=progress,
                                 group_by_length=group_by_length, callbacks=callbacks, peft=adapter,
                                 model_dtype=model_dtype)
+    finally:
+        lock.release()
+
+
+def _tidy_if_abandoned(folder: Path) -> None:
+    """A complete run whose lock outlived its writer (killed while it dropped the checkpoints' optimizer state):
+    take the lock over, finish that and release it. A live holder is left alone (a complete run is read
+    without the lock)."""
+    from ftgeo.finetune.checkpoints import drop_resume_state
+    lock = FolderLock(folder, purpose="finetune tidy-up", timeout=0)
+    try:
+        lock.acquire()
+    except LockHeldError:
+        return
+    try:
+        with storage_errors(folder, "tidy the model folder"):
+            drop_resume_state(folder)
     finally:
         lock.release()
 
