@@ -37,8 +37,8 @@ from typing import Any, Sequence
 from ftgeo._atomic import StorageError, is_disk_full, is_tmp_name, storage_errors, write_json, write_text
 from ftgeo._lock import LOCK_NAME, FolderLock, LockHeldError
 from ftgeo.errors import ManifestMismatchError, ValidationError
-from ftgeo.finetune.checkpoints import (CHECKPOINT_DIR, CKPT_META, FORMAT, META_FILE, Checkpoint, last_checkpoint,
-                                        read_meta, read_result, scan_checkpoints)
+from ftgeo.finetune.checkpoints import (CHECKPOINT_DIR, CKPT_META, FORMAT, META_FILE, Checkpoint, drop_resume_state,
+                                        last_checkpoint, read_meta, read_result, scan_checkpoints)
 from ftgeo.finetune.folder import (ALWAYS_OWNED, FINAL_TMP, clean_partial, move_final, record_files, refuse_foreign,
                                    remove_owned)
 from ftgeo.finetune.recipes import Recipe, get_recipe
@@ -618,7 +618,6 @@ def _tidy_if_abandoned(folder: Path) -> None:
     """A complete run whose lock outlived its writer (killed while it dropped the checkpoints' optimizer state):
     take the lock over, finish that and release it. A live holder is left alone (a complete run is read
     without the lock)."""
-    from ftgeo.finetune.checkpoints import drop_resume_state
     lock = FolderLock(folder, purpose="finetune tidy-up", timeout=0)
     try:
         lock.acquire()
@@ -640,7 +639,6 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
     action = _decide(folder, old, where.identity, overwrite)
     if action == "done":  # finished by the writer we waited for, or one killed while it tidied up
         if rank == 0:
-            from ftgeo.finetune.checkpoints import drop_resume_state
             with storage_errors(folder, "tidy the model folder"):
                 drop_resume_state(folder)
         return _result(where, rank, always_save=False)
@@ -666,7 +664,6 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
             out = _train(s)
             _save_final(s, out)
             if rank == 0:            # complete: nothing resumes from the checkpoints, keep their weights only
-                from ftgeo.finetune.checkpoints import drop_resume_state
                 drop_resume_state(folder)
     except StorageError:
         raise
