@@ -135,7 +135,8 @@ def parse_layer_spec(spec: "str | int | Sequence[int] | None", layers: "int | Se
 
     ``spec``: ``None``/``all``, ``last``, ``every:K`` (the layers ``0, K, 2K, ...`` that are stored, and
     always the last one), a comma list of indices ``0,8,-1`` (negative from the end) and ranges
-    ``2-5`` (the stored layers from 2 to 5), or an int / a list of ints.
+    ``2-5`` (the stored layers from 2 to 5; ``1-last``: every layer but the embeddings), or an int / a
+    list of ints.
     """
     stored = list(range(int(layers))) if isinstance(layers, (int, np.integer)) else [int(x) for x in layers]
     if spec is None:
@@ -158,12 +159,12 @@ def parse_layer_spec(spec: "str | int | Sequence[int] | None", layers: "int | Se
         if not part:
             continue
         a, sep, b = part[1:].partition("-")  # a leading '-' is a negative index, not a range
-        bounds = (part[0] + a, b) if sep else (part,)
+        bounds = (part[0] + a, "-1" if b.strip() == "last" else b) if sep else (part,)
         try:
             ints = [int(x) for x in bounds]
         except ValueError:
-            raise ValidationError(f"{what} {spec!r}: {part!r} is not a layer index, a range like 2-5, all, last "
-                                  "or every:K") from None
+            raise ValidationError(f"{what} {spec!r}: {part!r} is not a layer index, a range like 2-5 or 1-last, "
+                                  "all, last or every:K") from None
         if not sep:
             out.add(resolve_layer(ints[0], stored))
             continue

@@ -185,3 +185,18 @@ def test_a_rerun_reuses_saved_analyses_and_redoes_what_changed(tmp_path, data_ro
                       tmp_path / "g", progress=False)
     assert [s.step for s in other.failed] == []
     assert "[rogue] reused" not in capsys.readouterr().out
+
+
+def test_closer_look_directprobe_layers_setting(tmp_path, data_root):
+    """`directprobe_layers` picks DirectProbe's layers (1-last: all but the embeddings); with [CLS] pooling a
+    selection of layer 0 alone is refused with one line (one constant vector)."""
+    model = save_tiny(tmp_path / "tiny-bert", "bert", n_layers=3, hidden=32)
+    spec = _spec(model, data_root, skip_finetune=True, controls=False, directprobe_layers="2-last")
+    ctx = run_study("closer-look", spec, tmp_path / "c", progress=False)
+    assert [s.step for s in ctx.failed] == []
+    layers = load_result(ctx.run.result_dir("directprobe")).table("layers")
+    assert sorted(set(layers["layer"])) == [2, 3]
+    bad = run_study("closer-look", StudySpec.from_mapping({**spec.to_dict(), "directprobe_layers": "0"}),
+                    tmp_path / "d", progress=False)
+    assert [s.step for s in bad.failed] == ["directprobe"]
+    assert "selects only layer 0" in str(bad.failed[0].error)

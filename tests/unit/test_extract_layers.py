@@ -31,6 +31,7 @@ def test_layer_specs_resolve_in_the_model_numbering():
     assert parse_layer_spec("every:4", 31) == [0, 4, 8, 12, 16, 20, 24, 28, 30]  # the last layer always comes along
     assert parse_layer_spec("last", 31) == [30] and parse_layer_spec("-1,0", 31) == [0, 30]
     assert parse_layer_spec("2-4", 31) == [2, 3, 4] and parse_layer_spec(None, 3) == [0, 1, 2]
+    assert parse_layer_spec("1-last", 7) == [1, 2, 3, 4, 5, 6] and parse_layer_spec("4-last", [0, 4, 8]) == [4, 8]
     stored = [0, 8, 16]
     assert resolve_layer(8, stored) == 8 and resolve_layer(-1, stored) == 16 and resolve_layer(-3, stored) == 0
     assert parse_layer_spec("last", stored) == [16] and parse_layer_spec("all", stored) == stored

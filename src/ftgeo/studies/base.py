@@ -55,6 +55,10 @@ class StudySpec(Spec):
                                          "slow on CPU; layers beyond the model are dropped)")
     probe_points: int = param(4000, "stratified subsample of the probes' training rows (token tasks: words)")
     directprobe_points: int = param(600, "stratified subsample of DirectProbe's rows per set")
+    directprobe_layers: str = param("all", "A Closer Look: layers of DirectProbe (clusters, distances, train/test "
+                                           "divergence, similarity to the pretrained space): 'all', a list, or a "
+                                           "range such as 1-last (every layer but the embeddings, where repeated "
+                                           "words share one vector and the fit is slowest)")
     seed: int = param(0, "fine-tuning and analysis seed")
     seeds: list[int] | None = param(None, "several fine-tuning seeds (e.g. 0,1,2): the studies run once per seed, in "
                                           "RUN/seeds/s<seed>/, and RUN gets per-seed rows, aggregates and the claims "

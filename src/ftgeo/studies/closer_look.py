@@ -8,6 +8,7 @@ paths, similarity to the pretrained space); and the PCA of label-centroid moveme
 """
 from __future__ import annotations
 
+from ftgeo.errors import ValidationError
 from ftgeo.studies._claimstats import NAN, cols, difference, fmt, minimum, row
 from ftgeo.studies.base import StudyContext
 from ftgeo.studies.claims import Measurement, claim
@@ -33,17 +34,27 @@ def run_closer_look(ctx: StudyContext) -> StudyContext:
     probe_layers = parse_layers(wanted or "last", pre_tr.n_layers)
     ctx.step(STUDY, "probe", lambda: ctx.analyze("probe", sets_tr, sets_ev, layers=probe_layers, names=names,
                                                  seed=spec.seed, max_train_points=spec.probe_points))
-    # with [CLS] pooling layer 0 is one constant vector: DirectProbe can merge nothing there
-    dp_layers = list(range(1 if ctx.pooling == "cls" else 0, pre_tr.n_layers))
     ctx.step(STUDY, "directprobe", lambda: ctx.analyze(
-        "directprobe", sets_tr, sets_ev, names=names, layers=dp_layers, max_points=spec.directprobe_points,
-        max_eval_points=max(100, spec.directprobe_points // 2), seed=spec.seed))
+        "directprobe", sets_tr, sets_ev, names=names, layers=_directprobe_layers(ctx, pre_tr.n_layers),
+        max_points=spec.directprobe_points, max_eval_points=max(100, spec.directprobe_points // 2), seed=spec.seed))
     if spec.controls:
         _controls(ctx, sets_tr, sets_ev, names, probe_layers)
     if len(sets_tr) == 2:
         ctx.step(STUDY, "centroids", lambda: ctx.analyze("centroids", pre_ev, sets_ev[1]))
         ctx.step(STUDY, "dynamics", lambda: _dynamics(ctx))
     return ctx
+
+
+def _directprobe_layers(ctx: StudyContext, n_layers: int) -> list[int]:
+    """The layers of ``directprobe_layers``, without layer 0 under [CLS] pooling (one constant vector there:
+    DirectProbe can merge nothing)."""
+    from ftgeo.analyses._inputs import parse_layers
+    text = ctx.spec.directprobe_layers
+    layers = [x for x in parse_layers(text, n_layers) if x > 0 or ctx.pooling != "cls"]
+    if not layers:
+        raise ValidationError(f"directprobe_layers {text!r} selects only layer 0, one constant vector with [CLS] "
+                              "pooling; choose layers such as 1-last")
+    return layers
 
 
 def _controls(ctx: StudyContext, sets_tr, sets_ev, names, probe_layers):
