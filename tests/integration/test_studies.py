@@ -200,3 +200,17 @@ def test_closer_look_directprobe_layers_setting(tmp_path, data_root):
                     tmp_path / "d", progress=False)
     assert [s.step for s in bad.failed] == ["directprobe"]
     assert "selects only layer 0" in str(bad.failed[0].error)
+
+
+def test_finetune_eval_examples_bounds_the_checkpoint_scoring(tmp_path, data_root):
+    """`finetune_eval_examples` scores each checkpoint on the first N eval examples; left unset the fine-tune keeps
+    its identity (all of the split), so runs fine-tuned before the setting existed are reused."""
+    from ftgeo.studies.base import StudyContext
+    model = save_tiny(tmp_path / "tiny-bert", "bert", n_layers=1, hidden=32)
+    ft = StudyContext(_spec(model, data_root, finetune_eval_examples=10), tmp_path / "a", progress=False).finetuned()
+    assert ft.meta["settings"]["max_eval_samples"] == 10 and ft.meta["final"]["metrics"]["eval_n"] == 10
+    assert {c["metrics"]["eval_n"] for c in ft.meta["checkpoints"]} == {10.0}
+    full = StudyContext(_spec(model, data_root), tmp_path / "b", progress=False).finetuned()
+    assert full.meta["settings"]["max_eval_samples"] is None and full.meta["final"]["metrics"]["eval_n"] == 872  # SST-2 dev
+    with pytest.raises(Exception, match="finetune_eval_examples must be >= 1"):
+        _spec(model, data_root, finetune_eval_examples=0)

@@ -105,8 +105,12 @@ def test_imdb(data_root):
     assert t.splits() == ["train", "test"] and t.label_names == ["neg", "pos"]
     assert _counts(t, "train") == {"neg": 12500, "pos": 12500}
     assert _counts(t, "test") == {"neg": 12500, "pos": 12500}
-    e = t.examples("test")[0]
-    assert e.id == "neg/0_2" and e.text.startswith("Once again Mr. Costner has dragged out a movie") and e.label == 0
+    # the files are sorted by label; the reader's fixed hash order makes the first N reviews a balanced sample
+    first = t.examples("test")[:2000]
+    assert 900 < sum(ex.label for ex in first) < 1100
+    assert [ex.id for ex in load_task("imdb", data_root=data_root).examples("test")[:50]] == [ex.id for ex in first[:50]]
+    e = next(x for x in t.examples("test") if x.id == "neg/0_2")
+    assert e.text.startswith("Once again Mr. Costner has dragged out a movie") and e.label == 0
     assert any(x.id == "pos/0_9" and x.text.startswith("Bromwell High is a cartoon comedy.") and x.label == 1
                for x in t.examples("train"))
 
