@@ -198,6 +198,20 @@ def test_run_directprobe_all_rows_gives_no_subsampling_interval():
     assert any("every row is used" in n for n in res.meta["notes"])
 
 
+def test_run_directprobe_whole_eval_split_keeps_the_train_subsampling_interval():
+    """An eval split used whole is the same in every subsample: the interval's finite-population correction
+    uses the train rows' fraction (f = b / N of the rows that vary), not 1."""
+    res = run_directprobe(_set(1, "pre", reps=8), _set(1, "pre", seed=1), layers=[1], max_points=60,
+                          max_eval_points=None, progress=False, figures=False)
+    lay = res.table("layers")
+    assert res.meta["sampling_fraction"]["pre"] == 60 / 240      # 5 labels x 6 x 8 rows
+    assert lay["train_eval_similarity_low"].notna().all() and _ordered(lay, "train_eval_similarity")
+    assert any("eval split is used whole" in n for n in res.meta["notes"])
+    whole = run_directprobe(_set(1, "pre", reps=8), _set(1, "pre", seed=1), layers=[1], max_points=None,
+                            max_eval_points=None, progress=False, figures=False)
+    assert whole.table("layers")["train_eval_similarity_low"].isna().all()    # nothing varies: no interval
+
+
 def test_run_dynamics_layer_summary_and_bands(tmp_path):
     from ftgeo.run import RunDir
     run = RunDir(tmp_path).ensure()

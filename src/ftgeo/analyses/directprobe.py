@@ -288,6 +288,7 @@ def run_directprobe(train_reps, eval_reps=None, *, spec: DirectProbeSpec,
     fits: dict[tuple[str, int], list] = {}          # (set, layer) -> DirectProbe of each subsample
     te_sims: dict[tuple[str, int], list] = {}       # (set, layer) -> train/eval similarity of each subsample
     frac: dict[str, float] = {}                     # set -> sampling fraction b / N of its subsamples
+    eval_whole: set[str] = set()                    # sets whose eval rows are all used (fixed across subsamples)
     acc_methods: set[str] = set()
     bar = _progress(total=len(tr) * len(lay), enabled=progress, desc="directprobe", unit="layer")
     for si, (s, t) in enumerate(zip(nm, tr)):
@@ -311,7 +312,10 @@ def run_directprobe(train_reps, eval_reps=None, *, spec: DirectProbeSpec,
                 if subs_e is None:
                     subs_e = [stratified_subsample(ye, max_eval_points, subsample_seed(random_state, k))
                               for k in range(K)]
-                    frac[s] = max(frac[s], subs_e[0].size / ye.size)
+                    if subs_e[0].size < ye.size:   # an eval split used whole is the same in every subsample:
+                        frac[s] = max(frac[s], subs_e[0].size / ye.size)   # only the train rows vary
+                    else:
+                        eval_whole.add(s)
                     g_eval = groups_of(e, rows_e[subs_e[0]])
                 sub_e = subs_e[0]
                 if spec.predict:
@@ -377,6 +381,8 @@ def run_directprobe(train_reps, eval_reps=None, *, spec: DirectProbeSpec,
              "train/eval and between-set similarities use the labels both sides have "
              "(n_common_labels): rare labels can be missing from an eval subsample"]
     notes += _fraction_notes(frac, K, spec)
+    notes += [f"{s}: the eval split is used whole in every subsample; the intervals reflect the train subsamples "
+              f"(f = {frac[s]:.2f})" for s in sorted(eval_whole) if K > 1 and frac[s] < 1]
     unit = unit_name(g_eval) if g_eval is not None else "example"
     meta = {"sets": nm, "layers": lay, "max_points": max_points, "max_eval_points": max_eval_points,
             "labels": spec.labels if spec.labels == "task" else f"control (seed {spec.control_seed})",
