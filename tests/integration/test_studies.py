@@ -214,3 +214,30 @@ def test_finetune_eval_examples_bounds_the_checkpoint_scoring(tmp_path, data_roo
     assert full.meta["settings"]["max_eval_samples"] is None and full.meta["final"]["metrics"]["eval_n"] == 872  # SST-2 dev
     with pytest.raises(Exception, match="finetune_eval_examples must be >= 1"):
         _spec(model, data_root, finetune_eval_examples=0)
+
+
+@pytest.mark.slow
+def test_cross_task_step_of_a_closer_look_config(tmp_path, data_root):
+    """The 'cross-task' step reads task B's space from two runs' fine-tuned models (similar / opposing task A) on
+    the layers the step names, and its two claims join the verdict table."""
+    import yaml
+
+    from ftgeo.cli.main import main
+    model = save_tiny(tmp_path / "tiny-bert", "bert", n_layers=2, hidden=32)
+    cfg = {"studies": ["closer-look"], "run": str(tmp_path / "rep"),
+           "defaults": {"model": str(model), "data_root": str(data_root), "max_train_examples": 40,
+                        "max_eval_examples": 40, "epochs": 1.0, "checkpoint_every": None, "max_length": 32,
+                        "batch_size": 16, "learning_rate": 1e-3, "controls": False, "probe_layers": "last",
+                        "directprobe_points": 60, "directprobe_layers": "1-last"},
+           "runs": [{"name": "ps-role", "task": "ps_role"}, {"name": "ud-pos", "task": "ud_pos"}],
+           "across": [{"step": "cross-task", "task": "ps_fxn", "similar": "ps-role", "opposing": "ud-pos",
+                       "max_points": 60, "layers": "2-last"}]}
+    (tmp_path / "rep.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["study", "--config", str(tmp_path / "rep.yaml"), "--no-progress"]) == 0
+    rep = tmp_path / "rep"
+    for role in ("similar", "opposing"):
+        assert set(load_result(rep / "results" / f"cross_task_{role}").table("layer_summary")["layer"]) == {2}
+    table = load_result(rep / "results" / "replication").table("overall")
+    assert {"similar-task-grows-distances", "opposing-task-shrinks-distances"} <= set(
+        table[table["run"] == "across"]["claim"])
+    assert set(load_result(rep / "runs" / "ud-pos" / "results" / "directprobe").table("layers")["layer"]) == {1, 2}

@@ -128,7 +128,8 @@ def _rogue_across_tasks(top: StudyContext, ctxs: dict, step: dict):
 
 def _cross_task(top: StudyContext, ctxs: dict, step: dict):
     """A Closer Look, Sec. 6: task B's space from the pretrained model and from models fine-tuned on a similar and
-    on an opposing task A (``similar:`` / ``opposing:`` name runs; ``task:`` is task B)."""
+    on an opposing task A (``similar:`` / ``opposing:`` name runs; ``task:`` is task B; ``layers:`` and
+    ``max_points:`` as in ``ftgeo analyze cross-task``)."""
     task = step.get("task")
     if not task:
         raise ValidationError("cross-task needs 'task:' (task B, e.g. ps_fxn)")
@@ -145,7 +146,8 @@ def _cross_task(top: StudyContext, ctxs: dict, step: dict):
         pre_ev = ctx.reps("pretrained", ctx.spec.eval_split, **kw)
         ft_ev = ctx.reps("finetuned", ctx.spec.eval_split, **kw)
         top.analyze("cross-task", pre_tr, ft_tr, pretrained_eval=pre_ev, finetuned_eval=ft_ev,
-                    save_as=f"cross_task_{role}", max_points=step.get("max_points", 1000))
+                    save_as=f"cross_task_{role}", max_points=step.get("max_points", 1000),
+                    layers=step.get("layers", "all"))
 
 
 def _runs(ctxs: dict, step: dict, n: int) -> list[str]:
