@@ -238,6 +238,7 @@ def test_cross_task_step_of_a_closer_look_config(tmp_path, data_root):
     for role in ("similar", "opposing"):
         assert set(load_result(rep / "results" / f"cross_task_{role}").table("layer_summary")["layer"]) == {2}
     table = load_result(rep / "results" / "replication").table("overall")
-    assert {"similar-task-grows-distances", "opposing-task-shrinks-distances"} <= set(
-        table[table["run"] == "across"]["claim"])
+    cross = {"similar-task-grows-distances", "opposing-task-shrinks-distances"}
+    assert cross <= set(table[table["run"] == "across"]["claim"])
+    assert not set(table[table["run"] != "across"]["claim"]) & cross     # no per-run "not run" rows for them
     assert set(load_result(rep / "runs" / "ud-pos" / "results" / "directprobe").table("layers")["layer"]) == {1, 2}

@@ -43,3 +43,20 @@ def test_a_claim_on_missing_results_is_not_run(tmp_path):
     assert verdict.verdict == "not run" and "no result 'cka'" in verdict.evidence
     ok = Claim("y", "gptology", "s", "stat", 0.5, ">", "", lambda r: Measurement(0.7, 0.6, 0.8, "0.7 [0.6, 0.8]"))
     assert ok.check(RunResults(tmp_path)).verdict == "holds"
+
+
+def test_combine_runs_keeps_a_cross_run_claim_once():
+    """A claim checked across runs (e.g. cross-task) is 'not run' in each single run: the combined table keeps its
+    'across' row and drops those, and keeps every other row as it was."""
+    import pandas as pd
+
+    from ftgeo.studies.claims import ClaimsResult, combine_runs
+
+    def res(rows):
+        return ClaimsResult(tables={"overall": pd.DataFrame(rows, columns=["claim", "verdict", "value"])}, meta={})
+    a = res([("x", "holds", 1.0), ("cross", "not run", float("nan")), ("y", "not run", float("nan"))])
+    b = res([("x", "inconclusive", 0.5), ("cross", "not run", float("nan"))])
+    across = res([("cross", "holds", 2.0), ("other", "not run", float("nan"))])
+    t = combine_runs({"a": a, "b": b}, across).table("overall")
+    assert list(zip(t["run"], t["claim"], t["verdict"])) == [
+        ("a", "x", "holds"), ("a", "y", "not run"), ("b", "x", "inconclusive"), ("across", "cross", "holds")]

@@ -263,18 +263,23 @@ def print_verdicts(res: ClaimsResult) -> None:
 
 def combine_runs(per_run: dict[str, ClaimsResult], cross: ClaimsResult | None = None) -> ClaimsResult:
     """One table of verdicts over the runs of a replication: each run's ``overall`` rows with a ``run``
-    column, plus the cross-run claims that could be checked (``run`` = ``across``)."""
+    column, plus the cross-run claims that could be checked (``run`` = ``across``); a claim checked across runs
+    loses its per-run "not run" rows (a single run cannot check it)."""
     import pandas as pd
+    across = None
+    if cross is not None:
+        t = cross.table("overall")
+        across = t[t["verdict"] != "not run"].copy()
+        across.insert(0, "run", "across")
+    checked_across = set(across["claim"]) if across is not None and "claim" in across else set()
     parts = []
     for name, res in per_run.items():
         t = res.table("overall").copy()
+        t = t[~((t["verdict"] == "not run") & t["claim"].isin(checked_across))] if checked_across else t
         t.insert(0, "run", name)
         parts.append(t)
-    if cross is not None:
-        t = cross.table("overall")
-        t = t[t["verdict"] != "not run"].copy()
-        t.insert(0, "run", "across")
-        parts.append(t)
+    if across is not None:
+        parts.append(across)
     overall = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return ClaimsResult(tables={"overall": overall},
                         meta={"runs": list(per_run), "rule": "see each run's claims; 'across' = claims over runs"})
