@@ -624,10 +624,15 @@ def _tidy_if_abandoned(folder: Path) -> None:
     except LockHeldError:
         return
     try:
-        with storage_errors(folder, "tidy the model folder"):
-            drop_resume_state(folder)
+        _tidy(folder)
     finally:
         lock.release()
+
+
+def _tidy(folder: Path) -> None:
+    """Drop the checkpoints' optimizer state of a complete run (a disk error is one line)."""
+    with storage_errors(folder, "tidy the model folder"):
+        drop_resume_state(folder)
 
 
 def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, overwrite, seed, epochs,
@@ -639,8 +644,7 @@ def _finetune_locked(model, where: _Where, data: _Data, rec: Recipe, *, rank, ov
     action = _decide(folder, old, where.identity, overwrite)
     if action == "done":  # finished by the writer we waited for, or one killed while it tidied up
         if rank == 0:
-            with storage_errors(folder, "tidy the model folder"):
-                drop_resume_state(folder)
+            _tidy(folder)
         return _result(where, rank, always_save=False)
     import transformers
     transformers.set_seed(seed)
